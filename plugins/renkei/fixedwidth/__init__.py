@@ -1,0 +1,1 @@
+"""Fixed-width CP932 records: a layout-driven writer and reader."""
