@@ -8,7 +8,7 @@ about dates that do not exist in the named era, such as 昭和64年1月8日.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from japanera import ERA_DATA_GENERAL, Era
 
@@ -21,7 +21,7 @@ class EraDateError(ValueError):
     """The 7-digit era date is malformed or names a day that does not exist in that era."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _era(kanji: str) -> Era:
     for era in ERA_DATA_GENERAL:
         if era.kanji == kanji:
@@ -46,7 +46,7 @@ def parse_era_date(text: str) -> dt.date:
     era = _era(ERA_CODES[code])
     try:
         date = dt.date(era.relative_year_to_absolute_year(yy), mm, dd)
-    except ValueError as exc:
+    except ValueError:
         raise EraDateError("no such calendar day (month or day out of range)") from None
     if date not in era:
         # The message names the era's span, never the value: dates of birth are personal.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 FIELD_TYPES = {
@@ -97,7 +97,7 @@ def _check(layout: Layout) -> Layout:
     return layout
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_layout(name: str) -> Layout:
     """Load and validate ``renkei/layouts/<name>.json``."""
     raw = json.loads(resources.files("renkei.layouts").joinpath(f"{name}.json").read_text("utf-8"))

@@ -1,0 +1,103 @@
+"""The ``renkei`` command line: the main job and the tools operators and staff use."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from renkei import airflow_home
+
+DAG_ID = "allocate_intermediary_server_costs"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """renkei (連携): My Number linkage platform for a health insurer.
+
+    Runs on an embedded Airflow (SQLite) and DuckDB inside this checkout.
+    """
+    airflow_home.apply()
+
+
+@main.command()
+@click.option("--members", default=20_000, show_default=True, help="Sandbox insurer size.")
+@click.option("--start", default="2017-07", show_default=True, help="First month (YYYY-MM).")
+@click.option("--end", default="2018-03", show_default=True, help="Last month (YYYY-MM).")
+@click.option("--seed", default=20170718, show_default=True, help="Sandbox random seed.")
+def demo(members: int, start: str, end: str, seed: int) -> None:
+    """The main job: a sandbox insurer's monthly cost allocation, month by month.
+
+    Generates the insurer's monthly eligibility extracts into the exchange inbox, then runs
+    the allocation DAG for each month exactly as the scheduler would, and prints a summary.
+    """
+    from renkei import runs
+    from renkei.settings import paths
+
+    logging.basicConfig(level=logging.WARNING)
+    from renkei_sandbox import generate  # the stand-in for the insurer's own system
+
+    p = paths()
+    click.echo(f"[1/3] sandbox insurer: {members:,} members, extracts {start} .. {end}")
+    written = generate(out_dir=p.inbox("eligibility_extract"), start=start, end=end,
+                       members=members, seed=seed)
+    click.echo(f"      {len(written)} extract files in {p.inbox('eligibility_extract')}")
+    click.echo("[2/3] Airflow metadata database and pools")
+    runs.init_airflow()
+    click.echo(f"[3/3] running {DAG_ID} per month")
+    failed = []
+    for month in runs.months(start, end):
+        state = runs.run_month(DAG_ID, month)
+        click.echo(f"      {month:%Y-%m}: {state}")
+        if "success" not in state:
+            failed.append(month)
+    _print_allocation_summary(start, end)
+    if failed:
+        click.echo(f"Failed months: {', '.join(f'{m:%Y-%m}' for m in failed)} "
+                   f"(task logs under {airflow_home.airflow_env()['AIRFLOW_HOME']}/logs)", err=True)
+        sys.exit(1)
+
+
+def _print_allocation_summary(start: str, end: str) -> None:
+    from renkei import warehouse
+    from renkei.settings import paths
+
+    con = warehouse.reader()
+    try:
+        rows = con.execute(
+            """select strftime(month, '%Y-%m'), sum(member_count), max(yen_per_member_month),
+                      sum(amount_yen)
+               from marts.fct_intermediary_cost_allocation
+               where strftime(month, '%Y-%m') between ? and ?
+               group by 1 order by 1""", [start, end]).fetchall()
+    finally:
+        con.close()
+    click.echo("\nIntermediary server cost allocation (中間サーバー運営費用 按分)")
+    click.echo(f"{'month':<8} {'members':>12} {'yen/member':>11} {'yen':>14}")
+    total_members = total_yen = 0
+    for month, members, unit, yen in rows:
+        click.echo(f"{month:<8} {members:>12,} {unit:>11} {yen:>14,}")
+        total_members += members
+        total_yen += yen
+    click.echo(f"{'total':<8} {total_members:>12,} {'':>11} {total_yen:>14,}")
+    click.echo(f"\nReports: {paths().reports / 'allocation'}/<YYYY-MM>/ (CSV and Excel)")
+
+
+@main.command("airflow-env")
+def airflow_env_cmd() -> None:
+    """Print shell exports for the embedded Airflow (eval "$(renkei airflow-env)")."""
+    click.echo(airflow_home.shell_exports())
+
+
+@main.command("init")
+def init_cmd() -> None:
+    """Create or migrate the Airflow metadata database and pools."""
+    from renkei import runs
+
+    runs.init_airflow()
+    click.echo("Airflow metadata database ready.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The exchange folders: files arrive in ``inbox``, are moved (never edited) to ``archive``
+once loaded, or to ``quarantine`` with a reason file when they fail. A file's SHA-256
+identifies it, so a second delivery of the same bytes is recognised."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+from renkei.settings import paths
+
+
+def sha256_of(path: Path, block: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    shutil.move(str(path), target)
+    return target
+
+
+def quarantine(path: Path, interface: str, reason: str) -> Path:
+    """Move a bad file aside with a ``.reason.txt`` beside it (the reason holds no values)."""
+    target = _move(path, paths().quarantine(interface))
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def archive(path: Path, interface: str) -> Path:
+    """Move a loaded file to the archive; a re-delivery of identical bytes replaces nothing."""
+    return _move(path, paths().archive(interface))

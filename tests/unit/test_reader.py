@@ -1,0 +1,159 @@
+"""The layout-driven reader: byte offsets, strict CP932, trimming, and errors that name the
+file, record and field (never the value)."""
+
+import datetime as dt
+import io
+
+import numpy as np
+import pytest
+
+from renkei.fixedwidth.reader import FixedWidthFile, RecordError
+from renkei.fixedwidth.writer import write_file
+from renkei.layout import load_layout
+
+LAYOUT = load_layout("eligibility_extract")
+STRIDE = LAYOUT.stride
+HEADER = {"interface_id": "ELIGIBILITY", "period": "201707", "created_date": dt.date(2017, 8, 4),
+          "sender_code": "90000001"}
+
+
+def person(**over):
+    row = {
+        "insurer_number": "01130012", "symbol": "00001234", "number": "00000007",
+        "branch_number": "00", "relationship": "1",
+        # 髙 and ① exist only in CP932; ｶﾅ are single bytes: byte offsets differ from
+        # character offsets in both fields.
+        "name_kanji": "髙橋\u3000①子", "name_kana": "ﾀｶﾊｼ ﾏﾙｺ", "sex": "2",
+        "birth_date": dt.date(1989, 1, 7), "acquired_date": dt.date(2010, 4, 1), "lost_date": None,
+        "standard_monthly_remuneration": 280000, "grade": "21", "postal_code": "1000001",
+        "address_kanji": "東京都千代田区千代田１－１",
+    }
+    row.update(over)
+    return row
+
+
+def build(rows, header=HEADER) -> bytes:
+    buf = io.BytesIO()
+    write_file(buf, LAYOUT, header, rows)
+    return buf.getvalue()
+
+
+def read_all(path):
+    with FixedWidthFile(path, LAYOUT) as f:
+        chunks = list(f.chunks())
+        return f, chunks
+
+
+def put(tmp_path, data: bytes, name="ELIG_201707.dat"):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def test_kanji_and_half_width_kana_sliced_by_bytes(tmp_path):
+    p = put(tmp_path, build([person(), person(number="00000008", name_kanji="齋藤\u3000一",
+                                              name_kana="ｻｲﾄｳ ﾊｼﾞﾒ", sex="1")]))
+    f, chunks = read_all(p)
+    (c,) = chunks
+    assert list(c.record_no) == [2, 3]  # the header is record 1
+    assert list(c.values["name_kanji"]) == ["髙橋\u3000①子", "齋藤\u3000一"]  # inner U+3000 kept
+    assert list(c.values["name_kana"]) == ["ﾀｶﾊｼ ﾏﾙｺ", "ｻｲﾄｳ ﾊｼﾞﾒ"]
+    # Fields after the text fields land on the right bytes.
+    assert list(c.values["sex"]) == ["2", "1"]
+    assert c.values["birth_date"][0] == np.datetime64("1989-01-07")
+    assert list(c.values["insurer_number"]) == ["01130012", "01130012"]
+    assert list(c.values["number"]) == ["00000007", "00000008"]  # leading zeros kept
+    assert list(c.values["standard_monthly_remuneration"]) == [280000, 280000]
+    assert f.header["period"] == "201707"
+    assert f.trailer["record_count"] == 2
+
+
+def test_optional_fields_blank_become_null(tmp_path):
+    p = put(tmp_path, build([person(relationship="2", branch_number="01", grade=None,
+                                    standard_monthly_remuneration=None)]))
+    _, (c,) = read_all(p)
+    assert c.values["grade"][0] is None and c.nulls["grade"][0]
+    assert c.nulls["standard_monthly_remuneration"][0]
+    assert np.isnat(c.values["lost_date"][0]) and c.nulls["lost_date"][0]
+
+
+def test_impossible_era_date_is_flagged_not_raised(tmp_path):
+    data = bytearray(build([person()]))
+    off = STRIDE + LAYOUT.data.field("birth_date").offset
+    data[off:off + 7] = b"3640108"  # 昭和64年1月8日 does not exist
+    _, (c,) = read_all(put(tmp_path, bytes(data)))
+    assert c.invalid["birth_date"][0]
+    assert np.isnat(c.values["birth_date"][0])
+
+
+def test_chunks_cover_every_record(tmp_path):
+    rows = [person(number=f"{i:08d}") for i in range(1, 26)]
+    p = put(tmp_path, build(rows))
+    with FixedWidthFile(p, LAYOUT, columns=["number"], chunk_records=7) as f:
+        got = [n for c in f.chunks() for n in c.values["number"]]
+    assert got == [f"{i:08d}" for i in range(1, 26)]
+
+
+def _corrupt(tmp_path, mutate):
+    data = bytearray(build([person(), person(number="00000008")]))
+    data = mutate(data)
+    return put(tmp_path, bytes(data))
+
+
+def _field_offset(name):
+    return STRIDE + LAYOUT.data.field(name).offset  # record 2
+
+
+@pytest.mark.parametrize(("mutate", "record", "field", "words"), [
+    (lambda d: b"\xef\xbb\xbf" + d, 1, None, "byte-order mark"),
+    (lambda d: d[:-5], 4, None, "truncated"),
+    (lambda d: d.replace(b"\r\n", b"\n"), 1, None, "CRLF"),
+    (lambda d: d[:-STRIDE], 3, "record_type", "trailer"),
+    (lambda d: d[:_field_offset("filler")] + b"\0" + d[_field_offset("filler") + 1:], 2, "filler", "NUL"),
+    (lambda d: d[:_field_offset("number")] + "０".encode("cp932") + d[_field_offset("number") + 2:],
+     2, "number", "non-ASCII"),
+    (lambda d: d[:_field_offset("sex")] + b" " + d[_field_offset("sex") + 1:], 2, "sex", "blank"),
+    (lambda d: d[:_field_offset("name_kanji")]
+     + "髙橋".encode("cp932") + "\u3000".encode("cp932") * 17 + b" \x88"
+     + d[_field_offset("name_kana"):], 2, "name_kanji", "cut by the field boundary"),
+    (lambda d: d[:_field_offset("name_kanji")] + b"\x81\x7f" + d[_field_offset("name_kanji") + 2:],
+     2, "name_kanji", "not valid CP932"),
+    (lambda d: d[:_field_offset("name_kana")] + "タ".encode("cp932") + d[_field_offset("name_kana") + 2:],
+     2, "name_kana", "half-width"),
+])
+def test_bad_input_names_file_record_and_field(tmp_path, mutate, record, field, words):
+    p = _corrupt(tmp_path, mutate)
+    with pytest.raises(RecordError) as exc:
+        read_all(p)
+    err = exc.value
+    assert err.file == "ELIG_201707.dat"
+    assert err.record_no == record
+    assert err.field == field
+    assert words in str(err)
+    assert "髙橋" not in str(err) and "00000008" not in str(err)
+
+
+def test_whole_file_in_utf8_is_rejected(tmp_path):
+    data = build([person()]).decode("cp932").encode("utf-8")
+    with pytest.raises(RecordError):
+        read_all(put(tmp_path, data))
+
+
+def test_utf8_text_of_the_right_length_is_rejected(tmp_path):
+    # A UTF-8 writer that pads to the byte length: the framing is fine, the encoding is not.
+    data = bytearray(build([person()]))
+    off = _field_offset("name_kanji")
+    data[off:off + 40] = "髙橋\u3000一子".encode("utf-8").ljust(40, b" ")
+    with pytest.raises(RecordError, match="UTF-8") as exc:
+        read_all(put(tmp_path, bytes(data)))
+    assert exc.value.field == "name_kanji"
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(RecordError, match="empty"):
+        read_all(put(tmp_path, b""))
+
+
+def test_header_and_trailer_only_reads_no_records(tmp_path):
+    f, chunks = read_all(put(tmp_path, build([])))
+    assert chunks == [] and f.data_record_count == 0 and f.trailer["record_count"] == 0
