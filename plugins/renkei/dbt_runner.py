@@ -1,16 +1,19 @@
-"""Run dbt in-process against the warehouse, holding the writer lock.
+"""Run dbt against the warehouse, holding the writer lock.
 
-In-process (``dbtRunner``) rather than a subprocess: no second interpreter start-up per
-task, and dbt's result objects tell us which node failed. The profile lives in
+dbt runs in a child process, like every Airflow task does: dbt-duckdb keeps its DuckDB
+handle open for the life of the process, and DuckDB refuses a second handle on the same
+file with a different configuration (a read-only report query after an in-process build
+would fail). A child process releases the file when it exits. The profile lives in
 ``dbt_project/profiles.yml`` and reads the warehouse path from ``RENKEI_WAREHOUSE``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+import subprocess
+import sys
 from pathlib import Path
 
 from renkei import warehouse
@@ -23,38 +26,40 @@ class DbtFailed(RuntimeError):
     pass
 
 
-@contextmanager
-def _warehouse_env(path: Path) -> Iterator[None]:
-    """The profile reads RENKEI_WAREHOUSE; set it for this invocation only."""
-    old = os.environ.get("RENKEI_WAREHOUSE")
-    os.environ["RENKEI_WAREHOUSE"] = str(path)
+def _failed_nodes(target: Path) -> list[str]:
     try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("RENKEI_WAREHOUSE", None)
-        else:
-            os.environ["RENKEI_WAREHOUSE"] = old
+        results = json.loads((target / "run_results.json").read_text("utf-8"))["results"]
+    except (OSError, KeyError, ValueError):
+        return []
+    return [f"{r['unique_id']}: {(r.get('message') or '').strip()}" for r in results
+            if r.get("status") in ("error", "fail", "runtime error")]
 
 
-def dbt(*args: str, lock: bool = True) -> object:
+def dbt(*args: str, lock: bool = True) -> None:
     """Run ``dbt <args>`` in the project; raise :class:`DbtFailed` naming failed nodes."""
-    from dbt.cli.main import dbtRunner  # heavy import only when dbt runs
-
     p = paths()
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     project = Path(p.dbt_project)
+    target = p.var / "dbt" / "target"
     # target/ and logs/ under var/: each installation (and each test) keeps its own.
-    cli = [*args, "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(p.var / "dbt" / "target"), "--log-path", str(p.var / "dbt" / "logs")]
+    cli = [str(Path(sys.executable).with_name("dbt")), *args,
+           "--project-dir", str(project), "--profiles-dir", str(project),
+           "--target-path", str(target), "--log-path", str(p.var / "dbt" / "logs")]
+    env = {**os.environ, "RENKEI_WAREHOUSE": str(p.warehouse),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     log.info("dbt %s", " ".join(args))
-    with _warehouse_env(p.warehouse), (warehouse.locked(p.warehouse) if lock else nullcontext()):
-        res = dbtRunner().invoke(cli)
-    if not res.success:
-        failed = []
-        for r in getattr(res.result, "results", None) or []:
-            if str(getattr(r, "status", "")).lower() in ("error", "fail", "runtime error"):
-                failed.append(f"{r.node.unique_id}: {r.message}")
-        detail = "; ".join(failed) or str(res.exception)
-        raise DbtFailed(f"dbt {' '.join(args)} failed: {detail}")
-    return res.result
+    lock_ctx = warehouse.locked(p.warehouse) if lock else _no_lock()
+    with lock_ctx:
+        proc = subprocess.run(cli, env=env, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        log.info("dbt | %s", line)
+    if proc.returncode != 0:
+        failed = _failed_nodes(target) or proc.stdout.strip().splitlines()[-5:]
+        raise DbtFailed(f"dbt {' '.join(args)} failed:\n  " + "\n  ".join(failed))
+
+
+class _no_lock:  # noqa: N801 - a context manager that does nothing
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

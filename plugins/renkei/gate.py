@@ -99,7 +99,9 @@ def compute_checks(staged_parquet: Path, suite: str, variables: dict[str, object
     """Run ``expectations/<suite>.sql`` over the staged file; return counts and samples."""
     con = duckdb.connect()  # in-memory: the gate never touches the warehouse
     try:
-        con.execute("create view staged as select * from read_parquet(?)", [str(staged_parquet)])
+        # Views cannot take prepared parameters: quote the path as a SQL literal.
+        literal = "'" + str(staged_parquet).replace("'", "''") + "'"
+        con.execute(f"create view staged as select * from read_parquet({literal})")
         for name, value in variables.items():
             con.execute(f"set variable {name} = ?", [value])
         con.execute((EXPECTATIONS_DIR / f"{suite}.sql").read_text("utf-8"))

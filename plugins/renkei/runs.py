@@ -38,7 +38,7 @@ def get_dag(dag_id: str):
 
     from renkei.settings import REPO_ROOT
 
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return bag.dags[dag_id]

@@ -75,7 +75,8 @@ def record_values(person: Person, month: dt.date) -> dict[str, object]:
     }
 
 
-def write_month_extract(population: Population, month: str | dt.date, out_dir: str | os.PathLike[str]) -> Path:
+def write_month_extract(population: Population, month: str | dt.date,
+                        out_dir: str | os.PathLike[str]) -> Path:
     """Write ``ELIG_<YYYYMM>.dat`` for ``month`` into ``out_dir``; returns its path.
 
     Atomic: the records go to a hidden ``.part`` file in the same folder, which is then

@@ -15,8 +15,8 @@ from renkei_sandbox.extract import write_month_extract
 from renkei_sandbox.population import Population, months_between
 
 
-def generate(out_dir: str | os.PathLike[str], start: str | dt.date = "2017-07", end: str | dt.date = "2018-03",
-             members: int = 20_000, seed: int = 20170718) -> list[Path]:
+def generate(out_dir: str | os.PathLike[str], start: str | dt.date = "2017-07",
+             end: str | dt.date = "2018-03", members: int = 20_000, seed: int = 20170718) -> list[Path]:
     """Simulate ``members`` people from ``start`` to ``end`` (inclusive) and write
     ``ELIG_<YYYYMM>.dat`` for every month into ``out_dir``. Returns the paths in month order.
 
