@@ -41,7 +41,7 @@ def dbt(*args: str, lock: bool = True) -> None:
     project = Path(p.dbt_project)
     target = p.var / "dbt" / "target"
     # target/ and logs/ under var/: each installation (and each test) keeps its own.
-    cli = [str(Path(sys.executable).with_name("dbt")), *args,
+    cli = [str(Path(sys.executable).with_name("dbt")), "--no-use-colors", *args,
            "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(target), "--log-path", str(p.var / "dbt" / "logs")]
     env = {**os.environ, "RENKEI_WAREHOUSE": str(p.warehouse),
