@@ -99,5 +99,15 @@ def init_cmd() -> None:
     click.echo("Airflow metadata database ready.")
 
 
+@main.command("layout-doc")
+@click.argument("layout_name")
+def layout_doc_cmd(layout_name: str) -> None:
+    """Print the Markdown page documenting a file layout (docs/interfaces/<name>.md)."""
+    from renkei.layout import load_layout
+    from renkei.layout_doc import render_markdown
+
+    click.echo(render_markdown(load_layout(layout_name)), nl=False)
+
+
 if __name__ == "__main__":
     main()
