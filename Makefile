@@ -31,7 +31,7 @@ airflow-ui: $(STAMP)
 	eval "$$($(BIN)/renkei airflow-env)" && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 lint: $(STAMP)
-	$(BIN)/ruff check plugins sandbox dags tests bench
+	$(BIN)/ruff check plugins sandbox dags tests
 
 ## Lock again after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 
 import jpholiday
+
 from renkei.fixedwidth.writer import write_file
 from renkei.layout import load_layout
-
 from renkei_sandbox.population import Person, Population, next_month, parse_month
 
 LAYOUT_NAME = "eligibility_extract"

@@ -40,7 +40,6 @@ from itertools import accumulate
 from typing import NamedTuple
 
 from renkei.identifiers import insurer_number, my_number_with_check_digit
-
 from renkei_sandbox.pools import NameMaker, house_number, postal_rows_by_prefecture, sample_name_pools
 from renkei_sandbox.reference import (
     MAX_GRADE,

