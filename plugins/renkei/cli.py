@@ -32,6 +32,11 @@ def demo(members: int, start: str, end: str, seed: int) -> None:
     Generates the insurer's monthly eligibility extracts into the exchange inbox, then runs
     the allocation DAG for each month exactly as the scheduler would, and prints a summary.
     """
+    import os
+
+    # The console shows progress and the summary; task details stay at WARNING and above
+    # (a failing task still prints its operator message).
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     from renkei import runs
     from renkei.settings import paths
 

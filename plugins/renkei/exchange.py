@@ -38,5 +38,14 @@ def quarantine(path: Path, interface: str, reason: str) -> Path:
 
 
 def archive(path: Path, interface: str) -> Path:
-    """Move a loaded file to the archive; a re-delivery of identical bytes replaces nothing."""
+    """Move a loaded file to the archive.
+
+    A second delivery of identical bytes is recognised by its hash and dropped, so the
+    archive holds each distinct file once; a corrected file of the same name is kept beside
+    the earlier one under a time-stamped name.
+    """
+    existing = paths().archive(interface) / path.name
+    if existing.exists() and sha256_of(existing) == sha256_of(path):
+        path.unlink()
+        return existing
     return _move(path, paths().archive(interface))

@@ -126,6 +126,7 @@ def compute_checks(staged_parquet: Path, suite: str, variables: dict[str, object
 
 def _gx_context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network here, and no telemetry
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # config dumps at INFO
     import great_expectations as gx  # heavy: imported only when a gate runs
 
     root = paths().var / "gx"
