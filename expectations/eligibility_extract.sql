@@ -6,6 +6,12 @@
 -- Expectations then evaluates expectations/eligibility_extract.json over the counts.
 -- Variables set by the gate: period_start, period_end (first and last day of the month).
 
+-- The month this file is for, set by the gate as variables.
+create or replace temp macro period_start() as
+    cast(getvariable('period_start') as date);
+create or replace temp macro period_end() as
+    cast(getvariable('period_end') as date);
+
 -- 保険者番号: Luhn over the first seven digits (DOMAIN.md section 2).
 create or replace temp macro luhn_double(d) as
     case when d * 2 > 9 then d * 2 - 9 else d * 2 end;
@@ -30,13 +36,13 @@ select
     birth_date_invalid as invalid_birth_date,
     acquired_date_invalid as invalid_acquired_date,
     lost_date_invalid as invalid_lost_date,
-    birth_date > getvariable('period_end') as born_after_period,
-    birth_date < getvariable('period_end') - interval 120 year
+    birth_date > period_end() as born_after_period,
+    birth_date < period_end() - interval 120 year
         as born_over_120_years_ago,
     acquired_date < birth_date as acquired_before_birth,
     lost_date <= acquired_date as lost_not_after_acquired,
-    acquired_date > getvariable('period_end') as acquired_after_period,
-    lost_date <= getvariable('period_start') as lost_before_period,
+    acquired_date > period_end() as acquired_after_period,
+    lost_date <= period_start() as lost_before_period,
     sex_code not in ('1', '2') as unknown_sex_code,
     relationship_code not in ('1', '2') as unknown_relationship_code,
     grade_code is not null and grade_code not between '01' and '50'
@@ -48,6 +54,6 @@ select
         as insured_without_remuneration,
     relationship_code = '2' and standard_monthly_remuneration is not null
         as dependent_with_remuneration,
-    birth_date + interval 75 year <= getvariable('period_start')
+    birth_date + interval 75 year <= period_start()
         as aged_75_or_over,
 from staged;
