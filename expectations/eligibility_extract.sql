@@ -1,10 +1,12 @@
 -- Gate checks for one staged eligibility extract, computed inside DuckDB.
 --
--- The view `gate_flags` has one row per data record and one boolean column per check
--- (true = the record offends). The gate (plugins/renkei/gate.py) counts each column and
--- keeps the first record numbers, never values, for the operator's message; Great
--- Expectations then evaluates expectations/eligibility_extract.json over the counts.
--- Variables set by the gate: period_start, period_end (first and last day of the month).
+-- The view `gate_flags` has one row per data record and one boolean
+-- column per check (true = the record offends). The gate
+-- (plugins/renkei/gate.py) counts each column and keeps the first record
+-- numbers, never values, for the operator's message; Great Expectations
+-- then evaluates expectations/eligibility_extract.json over the counts.
+-- Variables set by the gate: period_start, period_end (first and last day
+-- of the month).
 
 -- The month this file is for, set by the gate as variables.
 create or replace temp macro period_start() as
@@ -15,7 +17,8 @@ create or replace temp macro period_end() as
 -- 保険者番号: Luhn over the first seven digits (DOMAIN.md section 2).
 create or replace temp macro luhn_double(d) as
     case when d * 2 > 9 then d * 2 - 9 else d * 2 end;
-create or replace temp macro digit_at(s, i) as cast(substr(s, i, 1) as integer);
+create or replace temp macro digit_at(s, i) as
+    cast(substr(s, i, 1) as integer);
 create or replace temp macro insurer_number_ok(s) as
     regexp_full_match(s, '[0-9]{8}')
     and (
