@@ -57,6 +57,7 @@ def parse_era_date(text: str) -> dt.date:
     return date
 
 
+@lru_cache(maxsize=65536)
 def format_era_date(date: dt.date) -> str:
     """The 7-digit era form of ``date`` in the era in force on that day."""
     for kanji, code in _CODE_BY_KANJI.items():

@@ -23,17 +23,19 @@ def _fit_text(text: str, f: Field, encoding: str, pad: str) -> bytes:
     Text longer than the field is cut at a character boundary, as the insurer's legacy
     systems do; a kanji is never split across the boundary.
     """
-    out = bytearray()
-    for ch in text:
-        b = ch.encode(encoding)
-        if len(out) + len(b) > f.length:
-            break
-        out += b
+    out = text.encode(encoding)
+    if len(out) > f.length:
+        cut = bytearray()
+        for ch in text:
+            b = ch.encode(encoding)
+            if len(cut) + len(b) > f.length:
+                break
+            cut += b
+        out = bytes(cut)
     pad_b = pad.encode(encoding)
-    while len(out) + len(pad_b) <= f.length:
-        out += pad_b
-    out += b" " * (f.length - len(out))  # an odd byte left by a 2-byte pad
-    return bytes(out)
+    room = f.length - len(out)
+    # Pad with whole padding characters; an odd byte left by a 2-byte pad becomes a space.
+    return out + pad_b * (room // len(pad_b)) + b" " * (room % len(pad_b))
 
 
 def encode_field(f: Field, value: object, encoding: str) -> bytes:
