@@ -42,11 +42,12 @@ class CheckOutcome:
     sample_records: tuple[int, ...] = ()
 
     def describe(self) -> str:
-        where = f"field {self.field}; " if self.field else ""
         records = ", ".join(str(r) for r in self.sample_records)
         more = " ..." if self.failed_count > len(self.sample_records) else ""
-        recs = f"records {records}{more}" if records else ""
-        detail = f" ({where}{recs})" if where or recs else ""
+        parts = [f"field {self.field}"] if self.field else []
+        if records:
+            parts.append(f"records {records}{more}")
+        detail = f" ({'; '.join(parts)})" if parts else ""
         n = f"{self.failed_count:,} records: " if self.sample_records else ""
         return f"{n}{self.reason}{detail}"
 
@@ -166,22 +167,19 @@ def validate(suite: str, file_name: str, metrics: dict[str, int],
                          run_id=gx.RunIdentifier(run_name=file_name))
 
     result = GateResult(suite=suite, file_name=file_name, metrics=metrics)
-    by_id = {e.get("meta", {}).get("check") or e["kwargs"].get("column") or
-             e["kwargs"].get("column_A"): e for e in definition["expectations"]}
     for vr in run.run_results.values():
         for r in vr.results:
             if r.success:
                 continue
             cfg = r.expectation_config
-            check = cfg.kwargs.get("column") or cfg.kwargs.get("column_A")
-            meta = by_id[check].get("meta", {})
-            reason = meta.get("reason_en", cfg.type)
-            if check == "data_record_count" and "column_B" in cfg.kwargs:
+            check = cfg.meta.get("check") or cfg.kwargs.get("column")
+            reason = cfg.meta.get("reason_en", cfg.type)
+            if check == "record_count_matches_trailer":
                 reason = (f"{reason}: {metrics['data_record_count']:,} data records, trailer says "
                           f"{metrics['trailer_record_count']:,}")
             outcome = CheckOutcome(
                 check=check, severity=str(getattr(cfg.severity, "value", cfg.severity)),
-                field=meta.get("field"), reason=reason, failed_count=int(metrics.get(check, 0)),
+                field=cfg.meta.get("field"), reason=reason, failed_count=int(metrics.get(check, 0)),
                 sample_records=tuple(samples.get(check, ())),
             )
             (result.failures if outcome.severity == "critical" else result.warnings).append(outcome)

@@ -2,7 +2,6 @@
 
 import random
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -83,3 +82,20 @@ def test_75th_birthday_boundary(tmp_path):
     rows = [_row(0, birth_date=dt.date(1942, 7, 1)), _row(1, birth_date=dt.date(1942, 7, 2))]
     metrics, samples = compute_checks(_staged(tmp_path, rows), "eligibility_extract", VARS)
     assert samples["aged_75_or_over"] == [2]
+
+
+def test_empty_extract_fails_with_its_own_reason(workspace, tmp_path):
+    from renkei.gate import run_gate
+
+    path = _staged(tmp_path, [])
+    result = run_gate("eligibility_extract", path, "ELIG_201707.dat", VARS,
+                      extra_metrics={"trailer_record_count": 0})
+    assert [f.check for f in result.failures] == ["no_data_records"]
+    assert "no data records" in result.summary()
+    assert "()" not in result.summary() and "; )" not in result.summary()
+
+
+def test_unknown_prefecture_in_insurer_number(tmp_path):
+    rows = [_row(0, insurer_number="00000000"), _row(1, insurer_number="01480000")]
+    metrics, samples = compute_checks(_staged(tmp_path, rows), "eligibility_extract", VARS)
+    assert samples["unknown_insurer_prefecture"] == [2, 3]

@@ -157,3 +157,59 @@ def test_empty_file(tmp_path):
 def test_header_and_trailer_only_reads_no_records(tmp_path):
     f, chunks = read_all(put(tmp_path, build([])))
     assert chunks == [] and f.data_record_count == 0 and f.trailer["record_count"] == 0
+
+
+def test_all_zero_date_is_invalid_not_blank(tmp_path):
+    data = bytearray(build([person()]))
+    for name in ("birth_date", "lost_date"):
+        off = _field_offset(name)
+        data[off:off + 7] = b"0000000"
+    _, (c,) = read_all(put(tmp_path, bytes(data)))
+    assert c.invalid["birth_date"][0] and c.invalid["lost_date"][0]
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    (b"\t", "control"), (b"\x80", "control or non-text"), (b"\xfd", "control or non-text"),
+    ("\ue000".encode("cp932"), "外字"),
+])
+def test_non_text_bytes_in_kanji_field(tmp_path, raw, words):
+    data = bytearray(build([person(), person(number="00000008")]))
+    off = _field_offset("name_kanji") + STRIDE  # record 3
+    data[off + 4:off + 4 + len(raw)] = raw
+    with pytest.raises(RecordError, match=words) as exc:
+        read_all(put(tmp_path, bytes(data)))
+    assert (exc.value.record_no, exc.value.field) == (3, "name_kanji")
+
+
+@pytest.mark.parametrize("name", ["name_kanji", "name_kana", "address_kanji"])
+def test_required_text_field_blank(tmp_path, name):
+    data = bytearray(build([person(), person(number="00000008")]))
+    f = LAYOUT.data.field(name)
+    data[STRIDE * 2 + f.offset:STRIDE * 2 + f.end] = b" " * f.length
+    with pytest.raises(RecordError, match="required field is blank") as exc:
+        read_all(put(tmp_path, bytes(data)))
+    assert (exc.value.record_no, exc.value.field) == (3, name)
+
+
+def test_short_record_in_the_middle_is_named(tmp_path):
+    data = build([person(number=f"{i:08d}") for i in range(1, 6)])
+    off = STRIDE * 2 + 200  # inside record 3
+    with pytest.raises(RecordError, match="shorter or longer") as exc:
+        read_all(put(tmp_path, data[:off] + data[off + 1:]))
+    assert exc.value.record_no == 3
+
+
+@pytest.mark.parametrize("tail", [b"\r\n", b"\x1a"])
+def test_extra_bytes_after_the_trailer(tmp_path, tail):
+    data = build([person()])
+    with pytest.raises(RecordError, match="extra bytes"):
+        read_all(put(tmp_path, data + tail))
+
+
+def test_impossible_date_in_header_is_an_error(tmp_path):
+    data = bytearray(build([person()]))
+    off = LAYOUT.header.field("created_date").offset
+    data[off:off + 7] = b"3640108"
+    with pytest.raises(RecordError, match="does not exist") as exc:
+        read_all(put(tmp_path, bytes(data)))
+    assert (exc.value.record_no, exc.value.field) == (1, "created_date")

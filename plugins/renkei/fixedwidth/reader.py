@@ -15,6 +15,7 @@ that do not exist, duplicates) belong to the gate, which sees the whole file at 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,10 +119,35 @@ class FixedWidthFile:
             raise self._err(1, None, f"record is {first_eol + 1} bytes including its line end, "
                                      f"layout needs {lay.stride} ({lay.record_length} + CRLF)")
         if size % lay.stride:
-            raise self._err(size // lay.stride + 1, None,
-                            f"truncated: {size % lay.stride} bytes where a record needs {lay.stride}")
+            self._locate_bad_framing(size)
         if size // lay.stride < 2:
             raise self._err(1, None, "file has fewer than two records (header and trailer)")
+
+    def _locate_bad_framing(self, size: int) -> None:
+        """The size is not a whole number of records: say where the framing breaks.
+
+        A short or long record in the middle shifts every line end after it, so the first
+        record whose CRLF is not where the layout puts it is the one at fault; only when all
+        whole records are framed correctly is the tail itself the problem.
+        """
+        lay = self.layout
+        n_full = size // lay.stride
+        for lo in range(0, n_full, self.chunk_records):
+            hi = min(lo + self.chunk_records, n_full)
+            rows = self._read_rows(lo, hi)
+            bad = np.flatnonzero((rows[:, lay.record_length] != CR) | (rows[:, lay.record_length + 1] != LF))
+            if bad.size:
+                i = lo + int(bad[0])
+                raise self._err(i + 1, None, f"line end is not at byte {lay.record_length + 1}: this "
+                                             "record is shorter or longer than the layout's "
+                                             f"{lay.record_length} bytes")
+        self._fh.seek(n_full * lay.stride)
+        tail = self._fh.read()
+        if not tail.strip(b"\r\n\x1a \t"):
+            raise self._err(n_full, None, f"{len(tail)} extra bytes (blank line or EOF mark) after "
+                                          "the last record")
+        raise self._err(n_full + 1, None,
+                        f"truncated: {len(tail)} bytes where a record needs {lay.stride}")
 
     def _check_rows(self, rows: np.ndarray, first_index: int) -> None:
         """Line ends, embedded CR/LF and NUL bytes, record types for a block of rows."""
@@ -172,6 +198,9 @@ class FixedWidthFile:
         self._check_rows(rows, index)
         self._check_types(rows, index, rt)
         chunk = self._parse_fields(rows, index, rt, wanted=None)
+        for name, bad in chunk.invalid.items():
+            if bad[0]:
+                raise self._err(index + 1, rt.field(name), "date does not exist in its era")
         out: dict[str, object] = {}
         for name, arr in chunk.values.items():
             if chunk.nulls.get(name) is not None and chunk.nulls[name][0]:
@@ -253,13 +282,13 @@ class FixedWidthFile:
             return
         # A month's extract holds tens of thousands of distinct dates among millions of
         # records: convert each distinct value once (japanera-backed), then broadcast.
-        keys = (np.where(blank[:, None], 0, col.astype(np.int64) - 48)
-                @ (10 ** np.arange(6, -1, -1, dtype=np.int64)))
+        keys = (col.astype(np.int64) - 48) @ (10 ** np.arange(6, -1, -1, dtype=np.int64))
+        keys = np.where(blank, -1, keys)  # -1 marks blank; 0000000 is a (bad) value
         uniq, inverse = np.unique(keys, return_inverse=True)
         days = np.empty(len(uniq), dtype="datetime64[D]")
         bad = np.zeros(len(uniq), dtype=bool)
         for j, k in enumerate(uniq.tolist()):
-            if k == 0:
+            if k < 0:
                 days[j] = np.datetime64("NaT")
                 continue
             try:
@@ -293,6 +322,19 @@ class FixedWidthFile:
             else:
                 reason = f"bytes are not valid {self.layout.encoding.upper()}"
             raise self._err(first_index + i + 1, f, reason) from None
+        bad = _FORBIDDEN_TEXT.search(text)
+        if bad:
+            ch = bad.group()
+            # U+F8F0-F8F3 are cp932's stray single bytes 0xA0, 0xFD-0xFF, not 外字.
+            what = ("user-defined character (外字); replace it with a standard character"
+                    if "\ue000" <= ch < "\uf8f0" else "control or non-text character")
+            raise self._err(first_index + text.count("\n", 0, bad.start()) + 1, f, what)
+        if not f.optional:
+            framed = "\n" + text
+            empty = _EMPTY_VALUE.search(framed)
+            if empty:
+                raise self._err(first_index + framed.count("\n", 0, empty.start()) + 1, f,
+                                "required field is blank")
         values = text.split("\n")[:-1]
         self._reject_utf8(f, buf, values, first_index)
         return values
@@ -325,6 +367,7 @@ class FixedWidthFile:
         bad = ~ok.all(axis=1)
         if bad.any():
             raise self._first_bad(f, bad, first_index, "not half-width katakana/ASCII")
+        self._require_not_blank(f, col, first_index)
         if keep:
             values = self._decode_column(f, col, first_index)
             arr = np.array([v.strip(" ") for v in values], dtype=object)
@@ -335,11 +378,18 @@ class FixedWidthFile:
         bad = ~((col >= 0x20) & (col < 0x7F)).all(axis=1)
         if bad.any():
             raise self._first_bad(f, bad, first_index, "non-ASCII character in an ASCII field")
+        self._require_not_blank(f, col, first_index)
         if keep:
             values = np.ascontiguousarray(col).view(f"S{f.length}").ravel().astype(f"U{f.length}")
             arr = np.char.strip(values).astype(object)
             chunk.values[f.name] = arr
             chunk.nulls[f.name] = arr == ""
+
+    def _require_not_blank(self, f: Field, col: np.ndarray, first_index: int) -> None:
+        if not f.optional:
+            blank = (col == SPACE).all(axis=1)
+            if blank.any():
+                raise self._first_bad(f, blank, first_index, "required field is blank")
 
     def _parse_filler(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
         bad = ~(col == SPACE).all(axis=1)
@@ -354,6 +404,13 @@ class FixedWidthFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Python's cp932 codec maps a few stray single bytes (0x80, 0xA0, 0xFD-0xFF) to private-use
+# code points and passes C0/C1 controls through; none of them is text in a name or address.
+# The user-defined area (外字, 0xF040-0xF9FC) also lands in the private-use block.
+_FORBIDDEN_TEXT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ue000-\uf8ff]")
+_EMPTY_VALUE = re.compile("\n[ \u3000]*(?=\n)")
 
 
 def _is_utf8(value: bytes) -> bool:

@@ -95,6 +95,7 @@ def stage(source: Path, period: dt.date, tokenizer: Tokenizer | None = None) -> 
     Raises :class:`RecordError` for anything that makes the file unreadable, including a
     header for another month or another interface.
     """
+    period = period.replace(day=1)  # a batch is a calendar month
     layout = load_layout(INTERFACE)
     tok = tokenizer or Tokenizer()
     out = paths().staging / INTERFACE / f"{period:%Y-%m}.parquet"
