@@ -57,11 +57,13 @@ def demo(members: int, start: str, end: str, seed: int) -> None:
         click.echo(f"      {month:%Y-%m}: {state}")
         if "success" not in state:
             failed.append(month)
-    _print_allocation_summary(start, end)
     if failed:
-        click.echo(f"Failed months: {', '.join(f'{m:%Y-%m}' for m in failed)} "
-                   f"(task logs under {airflow_home.airflow_env()['AIRFLOW_HOME']}/logs)", err=True)
+        # No summary on failure: figures from a half-finished cycle would read as a result.
+        click.echo(f"FAILED months: {', '.join(f'{m:%Y-%m}' for m in failed)}. The failing task's "
+                   "message is printed above; quarantined files and their reasons are in "
+                   f"{p.exchange / 'quarantine'}.", err=True)
         sys.exit(1)
+    _print_allocation_summary(start, end)
 
 
 def _print_allocation_summary(start: str, end: str) -> None:

@@ -1,0 +1,1 @@
+"""Reports for people: CSV and Excel built from marts, never from raw tables."""
