@@ -30,10 +30,12 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
 
+# One slot (created by `renkei init`): DuckDB allows one writing process per file.
+from renkei.warehouse import POOL as WAREHOUSE_POOL
+
 TZ = "Asia/Tokyo"
 ELIGIBILITY_ASSET = Asset("renkei://warehouse/raw/eligibility_members", group="renkei")
 ALLOCATION_ASSET = Asset("renkei://warehouse/marts/fct_intermediary_cost_allocation", group="renkei")
-WAREHOUSE_POOL = "duckdb_warehouse"  # one slot: DuckDB allows one writing process per file
 
 
 def _period(data_interval_start: pendulum.DateTime) -> dt.date:

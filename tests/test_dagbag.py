@@ -52,5 +52,7 @@ def test_allocation_dag_covers_exactly_the_previous_month(dagbag):
 
 def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     dag = dagbag.dags["allocate_intermediary_server_costs"]
-    writers = {t.task_id for t in dag.tasks if t.pool == "duckdb_warehouse"}
+    from renkei.warehouse import POOL
+
+    writers = {t.task_id for t in dag.tasks if t.pool == POOL}
     assert writers == {"load_extract", "build_models"}

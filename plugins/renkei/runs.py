@@ -16,9 +16,6 @@ from renkei.settings import TIMEZONE
 
 log = logging.getLogger(__name__)
 
-WAREHOUSE_POOL = "duckdb_warehouse"
-
-
 def init_airflow() -> None:
     """Create or migrate the metadata database and the pools the DAGs use. Idempotent."""
     airflow_home.apply()
@@ -26,8 +23,10 @@ def init_airflow() -> None:
     from airflow.utils import db
 
     db.upgradedb()
+    from renkei.warehouse import POOL
+
     Pool.create_or_update_pool(
-        WAREHOUSE_POOL, slots=1, include_deferred=False,
+        POOL, slots=1, include_deferred=False,
         description="DuckDB allows one writing process per file: warehouse writers queue here",
     )
 
