@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from renkei import warehouse
@@ -47,7 +48,7 @@ def dbt(*args: str, lock: bool = True) -> None:
     env = {**os.environ, "RENKEI_WAREHOUSE": str(p.warehouse),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     log.info("dbt %s", " ".join(args))
-    lock_ctx = warehouse.locked(p.warehouse) if lock else _no_lock()
+    lock_ctx = warehouse.locked(p.warehouse) if lock else nullcontext()
     with lock_ctx:
         proc = subprocess.run(cli, env=env, capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -56,10 +57,3 @@ def dbt(*args: str, lock: bool = True) -> None:
         failed = _failed_nodes(target) or proc.stdout.strip().splitlines()[-5:]
         raise DbtFailed(f"dbt {' '.join(args)} failed:\n  " + "\n  ".join(failed))
 
-
-class _no_lock:  # noqa: N801 - a context manager that does nothing
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
