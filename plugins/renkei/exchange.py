@@ -37,15 +37,16 @@ def quarantine(path: Path, interface: str, reason: str) -> Path:
     return target
 
 
-def archive(path: Path, interface: str) -> Path:
+def archive(path: Path, interface: str, sha256: str | None = None) -> Path:
     """Move a loaded file to the archive.
 
     A second delivery of identical bytes is recognised by its hash and dropped, so the
     archive holds each distinct file once; a corrected file of the same name is kept beside
-    the earlier one under a time-stamped name.
+    the earlier one under a time-stamped name. ``sha256`` is the file's hash when the caller
+    already has it (staging computes it), saving a second read of a large file.
     """
     existing = paths().archive(interface) / path.name
-    if existing.exists() and sha256_of(existing) == sha256_of(path):
+    if existing.exists() and sha256_of(existing) == (sha256 or sha256_of(path)):
         path.unlink()
         return existing
     return _move(path, paths().archive(interface))

@@ -87,7 +87,7 @@ def load_extract(staged: dict) -> dict:
                                     _ELIGIBILITY_SELECT)
     source = Path(staged["source"])
     if source.parent == paths().inbox(eligibility.INTERFACE):
-        exchange.archive(source, eligibility.INTERFACE)
+        exchange.archive(source, eligibility.INTERFACE, sha256=staged["file_sha256"])
     Path(staged["staged"]).unlink(missing_ok=True)
     log.info("loaded batch %s: %s rows", staged["batch_id"], f"{n:,}")
     return {"batch_id": staged["batch_id"], "rows": n}
