@@ -105,6 +105,7 @@ def compute_checks(staged_parquet: Path, suite: str, variables: dict[str, object
         con.execute(f"create view staged as select * from read_parquet({literal})")
         for name, value in variables.items():
             con.execute(f"set variable {name} = ?", [value])
+        con.execute((EXPECTATIONS_DIR / "_common.sql").read_text("utf-8"))
         con.execute((EXPECTATIONS_DIR / f"{suite}.sql").read_text("utf-8"))
         checks = [row[0] for row in con.execute("describe gate_flags").fetchall()
                   if row[0] != "record_no"]

@@ -28,3 +28,28 @@ create table if not exists raw.eligibility_members (
     standard_monthly_remuneration integer,
     grade_code varchar
 );
+
+-- Tax information per member and fiscal year: the contract the tier engine
+-- reads (stg_tax__information). Filled from TAX_FY<YYYY>.csv until tax
+-- linkage lands; the tax-linkage DAG writes the same columns.
+create table if not exists raw.tax_information (
+    batch_id varchar not null,
+    record_no integer not null,
+    member_token varchar not null,
+    fiscal_year integer not null,        -- 住民税 課税年度 (assessed on year N-1)
+    is_taxable boolean not null,         -- 課税 true / 非課税 false
+    income_yen bigint not null,          -- 所得 (総所得金額等)
+    revenue_yen bigint not null,         -- 収入 (gross)
+    public_pension_revenue_yen bigint,   -- 公的年金等収入
+    pension_income_yen bigint,           -- 公的年金等に係る雑所得
+    source varchar not null,             -- which interface delivered it
+    received_at timestamp not null       -- Asia/Tokyo wall-clock time
+);
+
+-- 基準収入額適用申請 (income threshold applications, 70-74).
+create table if not exists raw.income_threshold_applications (
+    batch_id varchar not null,
+    record_no integer not null,
+    member_token varchar not null,       -- the insured person's token
+    applied_on date not null
+);
