@@ -116,5 +116,49 @@ def layout_doc_cmd(layout_name: str) -> None:
     click.echo(render_markdown(load_layout(layout_name)), nl=False)
 
 
+@main.command("cap")
+@click.option("--month", required=True, metavar="YYYY-MM",
+              help="Treatment month (診療月), e.g. 2025-05.")
+@click.option("--age-band", required=True, metavar="BAND",
+              help="Age band (年齢区分): under70 (70歳未満) or 70-74 (高齢受給者).")
+@click.option("--tier", required=True, metavar="TIER",
+              help="Income tier (所得区分): ア イ ウ エ オ under 70; 現役並み 一般 低所得Ⅱ 低所得Ⅰ for "
+                   "70-74 (現役並みⅢ/Ⅱ/Ⅰ from 2018-08).")
+@click.option("--total-cost", required=True, type=int, metavar="YEN",
+              help="Total medical cost of the month in yen, the full 10割 amount (総医療費).")
+@click.option("--many-times", is_flag=True,
+              help="4th or later month with a capped amount within 12 months (多数回該当).")
+@click.option("--outpatient-only", is_flag=True,
+              help="Outpatient care only (外来のみ): the 70-74 individual outpatient cap where the "
+                   "tier has one.")
+@click.option("--birthday-75-month", is_flag=True,
+              help="Month of the 75th birthday, unless it falls on the 1st: every cap figure "
+                   "halved (75歳到達月の特例).")
+def cap_cmd(month: str, age_band: str, tier: str, total_cost: int, many_times: bool,
+            outpatient_only: bool, birthday_75_month: bool) -> None:
+    """The monthly cap of 高額療養費 (自己負担限度額) for one case.
+
+    Uses the very formula and figures the dbt models use (macros/high_cost_cap.sql and the
+    seeds high_cost_caps and benefit_parameters), and prints the cap in yen with the arithmetic.
+
+    \b
+    Example (the case every 高額療養費 leaflet prints):
+      renkei cap --month 2025-05 --age-band under70 --tier ウ --total-cost 1000000
+      87,430 yen
+      80,100 + (1,000,000 - 267,000) x 1% = 87,430
+    """
+    from renkei.caps import CapInputError, cap_for
+
+    try:
+        result = cap_for(month, age_band, tier, total_cost, many_times=many_times,
+                         outpatient_only=outpatient_only, birthday_75_month=birthday_75_month)
+    except CapInputError as exc:
+        raise click.BadParameter(exc.detail, param_hint=f"--{exc.option.replace('_', '-')}") from None
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.cap_yen:,} yen")
+    click.echo(result.explanation)
+
+
 if __name__ == "__main__":
     main()
