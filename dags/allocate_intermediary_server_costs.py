@@ -28,14 +28,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, task
+
+from renkei import assets
 
 # One slot (created by `renkei init`): DuckDB allows one writing process per file.
 from renkei.warehouse import POOL as WAREHOUSE_POOL
 
 TZ = "Asia/Tokyo"
-ELIGIBILITY_ASSET = Asset("renkei://warehouse/raw/eligibility_members", group="renkei")
-ALLOCATION_ASSET = Asset("renkei://warehouse/marts/fct_intermediary_cost_allocation", group="renkei")
 
 
 def _period(data_interval_start: pendulum.DateTime) -> dt.date:
@@ -82,14 +82,14 @@ def allocate_intermediary_server_costs():
     # One retry for the writers: the usual transient cause is the warehouse lock being held
     # by a manual run; a data problem fails the same way twice.
     @task(task_display_name="Load into the warehouse", pool=WAREHOUSE_POOL, retries=1,
-          retry_delay=dt.timedelta(seconds=30), outlets=[ELIGIBILITY_ASSET])
+          retry_delay=dt.timedelta(seconds=30), outlets=[assets.ELIGIBILITY])
     def load_extract(staged: dict, gate_result: dict) -> dict:
         from renkei.pipeline import load_extract as load
 
         return load(staged)
 
     @task(task_display_name="Build dbt models", pool=WAREHOUSE_POOL, retries=1,
-          retry_delay=dt.timedelta(seconds=30), outlets=[ALLOCATION_ASSET])
+          retry_delay=dt.timedelta(seconds=30), outlets=[assets.ALLOCATION])
     def build_models(loaded: dict) -> dict:
         from renkei.dbt_runner import dbt
 

@@ -56,3 +56,30 @@ def test_warehouse_writers_share_the_single_slot_pool(dagbag):
 
     writers = {t.task_id for t in dag.tasks if t.pool == POOL}
     assert writers == {"load_extract", "build_models"}
+
+
+def test_tier_dag_is_started_by_data_not_by_a_clock(dagbag):
+    from renkei import assets
+
+    dag = dagbag.dags["determine_benefit_tiers"]
+    # Asset-triggered: the scheduler starts it when any of these assets is updated.
+    uris = {a.uri for a in dag.timetable.asset_condition.objects}
+    expected = {assets.ELIGIBILITY.uri, assets.TAX_INFORMATION.uri,
+                assets.INCOME_THRESHOLD_APPLICATIONS.uri}
+    assert expected <= uris
+    producers = {t.task_id: {o.uri for o in t.outlets}
+                 for d in dagbag.dags.values() for t in d.tasks if t.outlets}
+    for uri in expected:
+        assert any(uri in outs for outs in producers.values()), uri
+
+
+def test_intake_dag_runs_daily_in_tokyo_and_shares_the_writer_pool(dagbag):
+    from renkei.warehouse import POOL
+
+    dag = dagbag.dags["receive_tax_information"]
+    assert dag.catchup is False
+    assert dag.timetable.expression == "0 7 * * *"
+    assert str(dag.timetable.timezone) == "Asia/Tokyo"
+    writers = {t.task_id for t in dag.tasks if t.pool == POOL}
+    assert writers == {"intake_tax_information", "intake_income_threshold_applications"}
+    assert dagbag.dags["determine_benefit_tiers"].get_task("build_tier_models").pool == POOL

@@ -108,19 +108,28 @@ def intake_file(interface: str, source: Path) -> dict:
                        "warnings": [w.check for w in result.warnings]}}
 
 
-def intake_all(interface: str) -> dict:
-    """Take in every waiting file; raise FilesRejected afterwards if any was quarantined."""
+def intake_files(interface: str) -> dict:
+    """Take in every waiting file; a rejected one is quarantined and the others go on.
+
+    Returns what was loaded and what was rejected (paths, counts, ids: XCom-safe)."""
     loaded, rejected = [], []
     for source in pending(interface):
         outcome = intake_file(interface, source)
         (loaded if "loaded" in outcome else rejected).append(next(iter(outcome.values())))
+    return {"interface": interface, "loaded": loaded, "rejected": rejected}
+
+
+def raise_for_rejections(outcomes: list[dict]) -> dict:
+    """Fail with one operator paragraph per rejected file, after the good ones were loaded."""
+    rejected = [(o["interface"], r) for o in outcomes for r in o.get("rejected", [])]
+    loaded = sum(len(o.get("loaded", [])) for o in outcomes)
     if rejected:
         paragraphs = [
-            f"{r['reason']}\nThe file was moved to {r['quarantined_to']}; nothing from it was "
-            "loaded. Ask the sender for a corrected file, put it in the inbox and clear this task."
-            for r in rejected
+            f"[{interface}] {r['reason']}\nThe file was moved to {r['quarantined_to']}; nothing "
+            "from it was loaded. Ask the sender for a corrected file, put it in the inbox and "
+            "clear the intake task."
+            for interface, r in rejected
         ]
-        done = f"{len(loaded)} other file(s) were loaded. " if loaded else ""
-        raise FilesRejected(f"{len(rejected)} {interface} file(s) rejected. {done}\n\n"
-                            + "\n\n".join(paragraphs))
-    return {"interface": interface, "loaded": loaded}
+        done = f" {loaded} other file(s) were loaded." if loaded else ""
+        raise FilesRejected(f"{len(rejected)} file(s) rejected.{done}\n\n" + "\n\n".join(paragraphs))
+    return {"loaded_files": loaded}
