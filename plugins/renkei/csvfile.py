@@ -118,6 +118,12 @@ def read_csv(path: Path, layout: CsvLayout) -> dict[str, list]:
     if not data:
         raise RecordError(path, None, None, "the file is empty (not even a header)")
     eol = layout.line_ending.encode("ascii")
+    bare_lf = data.replace(b"\r\n", b"").find(b"\n")
+    if eol == b"\r\n" and bare_lf >= 0:
+        first = data.find(b"\n", 0)
+        while first > 0 and data[first - 1:first] == b"\r":
+            first = data.find(b"\n", first + 1)
+        raise RecordError(path, data[:first].count(b"\n") + 1, None, "line ending is not CRLF")
     if not data.endswith(eol):
         raise RecordError(path, data.count(b"\n") + 1, None,
                           "the last record is truncated (no line ending)")
