@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import click
 
 from renkei import airflow_home
 
 DAG_ID = "allocate_intermediary_server_costs"
+INTAKE_DAG_ID = "receive_tax_information"
+TIERS_DAG_ID = "determine_benefit_tiers"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,10 +30,12 @@ def main() -> None:
 @click.option("--end", default="2018-03", show_default=True, help="Last month (YYYY-MM).")
 @click.option("--seed", default=20170718, show_default=True, help="Sandbox random seed.")
 def demo(members: int, start: str, end: str, seed: int) -> None:
-    """The main job: a sandbox insurer's monthly cost allocation, month by month.
+    """The main job: a sandbox insurer's monthly cycle, month by month.
 
-    Generates the insurer's monthly eligibility extracts into the exchange inbox, then runs
-    the allocation DAG for each month exactly as the scheduler would, and prints a summary.
+    Generates the insurer's monthly eligibility extracts, the municipalities' tax information
+    and members' 基準収入額 applications into the exchange inboxes; takes in the tax files,
+    runs the cost-allocation DAG for each month exactly as the scheduler would, then the tier
+    engine, and prints what each step produced.
     """
     import os
 
@@ -41,29 +46,75 @@ def demo(members: int, start: str, end: str, seed: int) -> None:
     from renkei.settings import paths
 
     logging.basicConfig(level=logging.WARNING)
-    from renkei_sandbox import generate  # the stand-in for the insurer's own system
+    # Library deprecation notices (Starlette, Airflow internals) say nothing to an operator.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r".*is deprecated.*")
+    from renkei_sandbox import generate  # the stand-ins for the insurer's system and others
 
     p = paths()
-    click.echo(f"[1/3] sandbox insurer: {members:,} members, extracts {start} .. {end}")
+    click.echo(f"[1/5] sandbox insurer: {members:,} members, {start} .. {end}")
     written = generate(out_dir=p.inbox("eligibility_extract"), start=start, end=end,
-                       members=members, seed=seed)
-    click.echo(f"      {len(written)} extract files in {p.inbox('eligibility_extract')}")
-    click.echo("[2/3] Airflow metadata database and pools")
+                       members=members, seed=seed, tax_dir=p.inbox("tax_information"),
+                       applications_dir=p.inbox("income_threshold_applications"))
+    for interface in ("eligibility_extract", "tax_information", "income_threshold_applications"):
+        n = sum(1 for w in written if w.parent == p.inbox(interface))
+        click.echo(f"      {n:>2} files in {p.inbox(interface)}")
+    click.echo("[2/5] Airflow metadata database and pools")
     runs.init_airflow()
-    click.echo(f"[3/3] running {DAG_ID} per month")
-    failed = []
+    failed: list[str] = []
+    click.echo(f"[3/5] running {INTAKE_DAG_ID} (tax information, 基準収入額 applications)")
+    state = runs.run_once(INTAKE_DAG_ID, runs.months(start, start)[0])
+    click.echo(f"      {state}")
+    if "success" not in state:
+        failed.append(INTAKE_DAG_ID)
+    click.echo(f"[4/5] running {DAG_ID} per month")
     for month in runs.months(start, end):
         state = runs.run_month(DAG_ID, month)
         click.echo(f"      {month:%Y-%m}: {state}")
         if "success" not in state:
-            failed.append(month)
+            failed.append(f"{DAG_ID} {month:%Y-%m}")
+    # In production the Asset events of the loads start it; here once, after all loads.
+    click.echo(f"[5/5] running {TIERS_DAG_ID}")
+    state = runs.run_once(TIERS_DAG_ID, runs.months(end, end)[0])
+    click.echo(f"      {state}")
+    if "success" not in state:
+        failed.append(TIERS_DAG_ID)
     if failed:
         # No summary on failure: figures from a half-finished cycle would read as a result.
-        click.echo(f"FAILED months: {', '.join(f'{m:%Y-%m}' for m in failed)}. The failing task's "
-                   "message is printed above; quarantined files and their reasons are in "
-                   f"{p.exchange / 'quarantine'}.", err=True)
+        click.echo(f"FAILED: {', '.join(failed)}. The failing task's message is printed above; "
+                   f"quarantined files and their reasons are in {p.exchange / 'quarantine'}.",
+                   err=True)
         sys.exit(1)
     _print_allocation_summary(start, end)
+    _print_tier_summary(start, end)
+
+
+def _print_tier_summary(start: str, end: str) -> None:
+    from renkei import warehouse
+    from renkei.settings import paths
+
+    con = warehouse.reader()
+    try:
+        rows = con.execute(
+            """select strftime(month, '%Y-%m'), age_band, tier_code, coalesce(sort_order, 99),
+                      member_count
+               from marts.fct_tier_counts_by_month
+               where strftime(month, '%Y-%m') between ? and ?""", [start, end]).fetchall()
+    finally:
+        con.close()
+    months = sorted({r[0] for r in rows})
+    counts = {(r[1], r[2], r[3]): {} for r in rows}
+    for month, band, tier, order, n in rows:
+        counts[(band, tier, order)][month] = n
+    bands = {"under70": 0, "70-74": 1}
+    click.echo("\nMembers per 高額療養費 tier (所得区分別加入者数)")
+    click.echo(f"{'band':<8} {'tier':<10}" + "".join(f" {m[2:]:>7}" for m in months))
+    for band, tier, order in sorted(counts, key=lambda k: (bands.get(k[0], 2), k[2], k[1])):
+        # East Asian wide characters take two columns: pad by display width
+        label = tier + " " * max(0, 10 - sum(2 if ord(c) > 0x2E80 else 1 for c in tier))
+        click.echo(f"{band:<8} {label}" + "".join(
+            f" {counts[(band, tier, order)].get(m, 0):>7,}" for m in months))
+    click.echo(f"\nReports: {paths().reports / 'tiers'}/tier_summary.xlsx (and .csv)")
 
 
 def _print_allocation_summary(start: str, end: str) -> None:

@@ -58,6 +58,15 @@ def run_month(dag_id: str, month: dt.date) -> str:
     return str(getattr(dr, "state", dr))
 
 
+def run_once(dag_id: str, day: dt.date) -> str:
+    """Run ``dag_id`` once as of 00:00 Asia/Tokyo on ``day`` (DAGs that are not monthly:
+    the daily intake, the Asset-triggered tier engine); return the final DAG-run state."""
+    dag = get_dag(dag_id)
+    when = pendulum.datetime(day.year, day.month, day.day, tz=TIMEZONE)
+    dr = dag.test(logical_date=when, run_after=when)
+    return str(getattr(dr, "state", dr))
+
+
 def months(start: str, end: str) -> list[dt.date]:
     """Inclusive list of first days of months from ``YYYY-MM`` to ``YYYY-MM``."""
     y, m = map(int, start.split("-"))
