@@ -21,6 +21,11 @@ Design choices, and why:
   dates up to the 1st of M+1, even when the population was simulated further
   (:meth:`Person.lost_date_known_at`). Grade changes keep a small history for the same
   reason.
+* **Tax, applications and tiers stand apart.** :meth:`Population.tax_facts`,
+  :meth:`Population.income_threshold_applications` and :meth:`Population.expected_tiers`
+  (modules :mod:`~renkei_sandbox.tax`, :mod:`~renkei_sandbox.applications`,
+  :mod:`~renkei_sandbox.tiers`) draw from hashes of (seed, member key), never from the
+  monthly streams, so asking for them changes no extract.
 * **My Number stays in memory.** Each person has a synthetic 個人番号 with a valid check
   digit (the platform will need one per member later), but no code here writes it out.
 """
@@ -37,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from renkei.identifiers import insurer_number, my_number_with_check_digit
 from renkei_sandbox.pools import NameMaker, house_number, postal_rows_by_prefecture, sample_name_pools
@@ -49,6 +54,11 @@ from renkei_sandbox.reference import (
     amount_for_grade,
     grade_for_pay,
 )
+
+if TYPE_CHECKING:   # these modules import this one; the methods below import them when called
+    from renkei_sandbox.applications import ApplicationBook
+    from renkei_sandbox.tax import TaxFacts
+    from renkei_sandbox.tiers import ExpectedTiers
 
 # --- codes as they appear in the extract -----------------------------------------------
 INSURED_CODE, DEPENDENT_CODE = "1", "2"   # 本人家族区分
@@ -391,6 +401,10 @@ class Population:
         self._turns75: dict[dt.date, list[Person]] = {}
         self._turns70: dict[dt.date, list[Person]] = {}
         self._dates: dict[int, dt.date] = {}   # one date object per day, shared
+        # Tax facts and 基準収入額 applications draw from their own hashed streams (never
+        # ``rng``), so they leave the extracts untouched; both are kept once given out.
+        self._tax_facts: dict[tuple[str, int], TaxFacts | None] = {}
+        self._applications: ApplicationBook | None = None
         with _gc_paused():
             self._build_initial(rng, members)
 
@@ -420,6 +434,62 @@ class Population:
     def events_in(self, month: str | dt.date, kind: str | None = None) -> list[Event]:
         month = parse_month(month)
         return [e for e in self.events if e.month == month and (kind is None or e.kind == kind)]
+
+    # -- what the municipalities and the members know (tax, 基準収入額, tiers) ------------
+    def tax_facts(self, person: Person, fiscal_year: int) -> TaxFacts | None:
+        """The person's 住民税 facts for FY ``fiscal_year``; None when the municipality has no
+        record. Refused while the income year (``fiscal_year - 1``) is not settled, i.e. not
+        simulated to its December and not before the first month: facts never change once
+        given out."""
+        from renkei_sandbox.tax import derive_tax_facts
+
+        december = dt.date(fiscal_year - 1, 12, 1)
+        if december >= self.start and (self.simulated_through is None or self.simulated_through < december):
+            raise ValueError(f"FY{fiscal_year} needs the income year {fiscal_year - 1} simulated to its end")
+        cache_key = (person.key, fiscal_year)
+        if cache_key not in self._tax_facts:
+            self._tax_facts[cache_key] = derive_tax_facts(self.seed, person, fiscal_year)
+        return self._tax_facts[cache_key]
+
+    def delivered_tax_record(self, person: Person, fiscal_year: int,
+                             through: str | dt.date) -> TaxFacts | None:
+        """The person's row in ``TAX_FY<fiscal_year>.csv`` as delivered for the months from the
+        first month to ``through``: there when they were enrolled in one of those months that
+        uses the fiscal year (either rule) and the municipality has a record. A former member
+        is found through the months they were still enrolled."""
+        from renkei_sandbox.tax import fiscal_years_of
+
+        through = self._check_simulated(through)
+        if person.overlaps(through) and fiscal_year in fiscal_years_of(through):
+            return self.tax_facts(person, fiscal_year)
+        month = max(self.start, person.acquired_date.replace(day=1))
+        while month <= through:
+            if person.overlaps(month) and fiscal_year in fiscal_years_of(month):
+                return self.tax_facts(person, fiscal_year)
+            month = next_month(month)
+        return None
+
+    def income_threshold_applications(self, month: str | dt.date) -> list[tuple[Person, dt.date]]:
+        """基準収入額 applications dated in ``month``: (insured person, applied_on), by key."""
+        return self._application_book().made_in(month)
+
+    def expected_tiers(self, month: str | dt.date) -> ExpectedTiers:
+        """Age band, 高額療養費 tier, copay ratio and deciding rule of everyone in ``month``'s
+        extract, from the tax records and applications delivered up to ``month``
+        (:mod:`renkei_sandbox.tiers`)."""
+        from renkei_sandbox import tiers
+
+        month = self._check_simulated(month)
+        return tiers.expected_tiers(month, self.members_in(month),
+                                    lambda person, fy: self.delivered_tax_record(person, fy, month),
+                                    self._application_book().dates_through(month))
+
+    def _application_book(self) -> ApplicationBook:
+        from renkei_sandbox.applications import ApplicationBook
+
+        if self._applications is None:
+            self._applications = ApplicationBook(self)
+        return self._applications
 
     # -- simulation -----------------------------------------------------------------------
     def simulate_until(self, end: str | dt.date) -> None:
