@@ -65,7 +65,8 @@ milestones as (
         cast(date_trunc('month', birthday_75) as date) as birthday_75_month,
         -- 義務教育就学前: until the first 31 March on or after reaching 6
         make_date(
-            year(reached_6_on) + case when month(reached_6_on) > 3 then 1 else 0 end,
+            year(reached_6_on)
+            + case when month(reached_6_on) > 3 then 1 else 0 end,
             3,
             31
         ) as preschool_until

@@ -150,7 +150,8 @@ final as (
             else beds.meal_type2_yen
         end as long_term_bed_meal_type2_yen,
         case
-            when categorised.age_at_month_start >= min_age.long_term_bed_min_age
+            when categorised.age_at_month_start
+                >= min_age.long_term_bed_min_age
                 then beds.housing_per_day_yen
         end as long_term_bed_housing_per_day_yen
 
