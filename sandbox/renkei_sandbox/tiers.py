@@ -106,11 +106,13 @@ def add_months(month: dt.date, months: int) -> dt.date:
 
 
 def birthday(birth: dt.date, age: int) -> dt.date:
-    """The ``age``-th birthday; 28 February for a 29 February birth in a common year."""
+    """The ``age``-th birthday; 1 March for a 29 February birth in a common year (the age is
+    reached at the end of 28 February, 年齢計算ニ関スル法律; the tier engine's ``anniversary``
+    macro and the simulation's loss at 75 agree)."""
     try:
         return birth.replace(year=birth.year + age)
     except ValueError:
-        return dt.date(birth.year + age, 2, 28)
+        return dt.date(birth.year + age, 3, 1)
 
 
 def age_band(birth: dt.date, month: dt.date) -> str:
@@ -160,11 +162,6 @@ def former_dependents(insured: Person, month: dt.date) -> list[Person]:
     """Dependents of the household who left on their 75th birthday (to 後期高齢者医療) and
     whose leaving month is at most 60 months before ``month``.
 
-    TODO(29 February): the rule's birthday of a 29 February birth in a common year is
-    28 February, while the simulation records the loss at 75 on 1 March (the day after the
-    age is reached), so such a dependent does not count as former here. Which date the tier
-    engine and the law take is open; nobody born on 29 February turns 75 in the main job's
-    range (2017-07 .. 2018-03), so only longer ranges can meet it.
     """
     out = []
     for member in insured.household.members:

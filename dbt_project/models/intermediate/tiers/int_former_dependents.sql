@@ -27,7 +27,7 @@ left_at_75 as (
     from members
     where
         relationship_code = '2'
-        and lost_date = cast(birth_date + interval 75 year as date)
+        and lost_date = {{ anniversary('birth_date', 75) }}
 
 ),
 

@@ -39,13 +39,12 @@ birthdays as (
 
     select
         *,
-        -- a 29 February birthday falls on 28 February in other years; the
-        -- month, which is all the rules use, is the same either way
-        cast(birth_date + interval 70 year as date) as birthday_70,
-        cast(birth_date + interval 75 year as date) as birthday_75,
+        -- a 29 February birthday falls on 1 March in a common year
+        {{ anniversary('birth_date', 70) }} as birthday_70,
+        {{ anniversary('birth_date', 75) }} as birthday_75,
         -- Japanese law reaches an age on the day before the birthday
         cast(
-            birth_date + interval 6 year - interval 1 day as date
+            {{ anniversary('birth_date', 6) }} - interval 1 day as date
         ) as reached_6_on
 
     from enrolled
