@@ -31,6 +31,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, task
 
 from renkei import assets
+from renkei.alerts import on_task_failure
 
 # One slot (created by `renkei init`): DuckDB allows one writing process per file.
 from renkei.warehouse import POOL as WAREHOUSE_POOL
@@ -54,7 +55,9 @@ def _period(data_interval_start: pendulum.DateTime) -> dt.date:
     catchup=False,
     max_active_runs=1,
     tags=["renkei", "cost-allocation", "monthly"],
-    default_args={"owner": "data-platform", "retries": 0},
+    default_args={"owner": "data-platform", "retries": 0,
+                  # one operator paragraph in the log and in `renkei status`
+                  "on_failure_callback": on_task_failure},
 )
 def allocate_intermediary_server_costs():
     @task.sensor(task_display_name="Wait for the eligibility extract", poke_interval=3600,

@@ -30,6 +30,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from renkei import assets
+from renkei.alerts import on_task_failure
 from renkei.warehouse import POOL as WAREHOUSE_POOL
 
 TZ = "Asia/Tokyo"
@@ -47,7 +48,9 @@ TIER_MARTS = ("fct_member_month_tier", "fct_high_cost_cap", "fct_meal_charge",
     catchup=False,
     max_active_runs=1,
     tags=["renkei", "tiers", "benefits"],
-    default_args={"owner": "data-platform", "retries": 0},
+    default_args={"owner": "data-platform", "retries": 0,
+                  # one operator paragraph in the log and in `renkei status`
+                  "on_failure_callback": on_task_failure},
 )
 def determine_benefit_tiers():
     @task(task_display_name="Build the tier models (dbt)", pool=WAREHOUSE_POOL, retries=1,

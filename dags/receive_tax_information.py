@@ -31,6 +31,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from renkei import assets
+from renkei.alerts import on_task_failure
 from renkei.warehouse import POOL as WAREHOUSE_POOL
 
 TZ = "Asia/Tokyo"
@@ -56,7 +57,9 @@ def _intake(interface: str) -> dict:
     catchup=False,
     max_active_runs=1,
     tags=["renkei", "tax", "tiers", "daily"],
-    default_args={"owner": "data-platform", "retries": 0},
+    default_args={"owner": "data-platform", "retries": 0,
+                  # one operator paragraph in the log and in `renkei status`
+                  "on_failure_callback": on_task_failure},
 )
 def receive_tax_information():
     @task(task_display_name="Take in tax information files", pool=WAREHOUSE_POOL, retries=1,

@@ -142,6 +142,35 @@ def _print_allocation_summary(start: str, end: str) -> None:
     click.echo(f"\nReports: {paths().reports / 'allocation'}/<YYYY-MM>/ (CSV and Excel)")
 
 
+@main.command("status")
+def status_cmd() -> None:
+    """Last runs per DAG, quarantined files, open work lists and recent alerts."""
+    import os
+
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from renkei import status
+
+    st = status.collect()
+    click.echo("Last runs (newest first)")
+    if not st.runs:
+        click.echo("  none yet: run `renkei demo` or trigger a DAG in the Airflow UI")
+    for r in st.runs:
+        click.echo(f"  {r['dag_id']:<38} {r['state']:<8} {r['interval']:<23} {r['run_id']}")
+    click.echo("\nQuarantined files (exchange/quarantine/)")
+    if not st.quarantined:
+        click.echo("  none")
+    for q in st.quarantined:
+        click.echo(f"  {q['interface']}/{q['file']}: {q['reason']}")
+    click.echo("\nOpen work lists for staff")
+    click.echo("".join(f"  {w}\n" for w in st.worklists) or "  none\n", nl=False)
+    click.echo("\nRecent alerts")
+    if not st.alerts:
+        click.echo("  none")
+    for a in st.alerts:
+        click.echo(f"  {a['at']} {a['message']}")
+
+
 @main.command("airflow-env")
 def airflow_env_cmd() -> None:
     """Print shell exports for the embedded Airflow (eval "$(renkei airflow-env)")."""

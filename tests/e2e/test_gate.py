@@ -63,3 +63,9 @@ def test_bad_extract_fails_at_the_gate(airflow_db, sandbox, corrupt, expect):
     for words in expect:
         assert words in reason
     assert not list((paths().var / "staging").rglob("*.parquet"))
+    # the failure callback told the operator, in one paragraph, what failed and what to do
+    from renkei import alerts
+
+    told = [a for a in alerts.recent() if a["task_id"] == "gate_extract"]
+    assert told, "no operator alert recorded"
+    assert expect[0] in told[-1]["message"] and "deliver the file again" in told[-1]["message"]
