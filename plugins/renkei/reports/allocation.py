@@ -53,6 +53,51 @@ def fetch(month: dt.date) -> list[dict]:
         con.close()
 
 
+def fetch_trend(month: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(month, members, yen) for every loaded month up to ``month``: the trend sheet."""
+    con = warehouse.reader()
+    try:
+        return con.execute(
+            "select month, sum(member_count), sum(amount_yen) "
+            "from marts.fct_intermediary_cost_allocation where month <= ? "
+            "group by month order by month", [month]).fetchall()
+    finally:
+        con.close()
+
+
+def _add_trend_sheet(wb, trend: list[tuple[dt.date, int, int]]) -> None:
+    """Sheet 月別推移: members (bars) and yen (line, right axis) by month, with a chart."""
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.styles import Font
+
+    ws = wb.create_sheet("月別推移")
+    ws.append(["対象年月", "加入者数", "負担額（円）"])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for m, members, yen in trend:
+        ws.append([f"{m:%Y-%m}", int(members), int(yen)])
+        ws.cell(row=ws.max_row, column=2).number_format = "#,##0"
+        ws.cell(row=ws.max_row, column=3).number_format = "#,##0"
+    n = len(trend)
+    months = Reference(ws, min_col=1, min_row=2, max_row=n + 1)
+    bars = BarChart()
+    bars.title = "加入者数と負担額の推移 (members and yen by month)"
+    bars.y_axis.title = "加入者数"
+    bars.add_data(Reference(ws, min_col=2, min_row=1, max_row=n + 1), titles_from_data=True)
+    bars.set_categories(months)
+    line = LineChart()
+    line.add_data(Reference(ws, min_col=3, min_row=1, max_row=n + 1), titles_from_data=True)
+    line.y_axis.axId = 200
+    line.y_axis.title = "負担額（円）"
+    line.y_axis.crosses = "max"
+    bars += line
+    bars.width, bars.height = 22, 11
+    ws.add_chart(bars, "E2")
+    ws.column_dimensions["A"].width = 10
+    ws.column_dimensions["B"].width = 12
+    ws.column_dimensions["C"].width = 14
+
+
 def _totals(rows: list[dict]) -> dict:
     return {c: sum(int(r[c]) for r in rows) for c in _SUMMED}
 
@@ -134,5 +179,6 @@ def _write_xlsx(path: Path, month: dt.date, rows: list[dict], totals: dict) -> N
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     wb.properties.creator = "renkei"
     tmp = path.with_suffix(".xlsx.tmp")
+    _add_trend_sheet(wb, fetch_trend(month))
     save_reproducibly(wb, tmp, dt.datetime(month.year, month.month, 1))
     tmp.replace(path)

@@ -123,8 +123,25 @@ def _write_xlsx(path: Path, rows: list[dict], months: list[dt.date]) -> None:
     for j, width in enumerate([16, 14, 22] + [10] * len(months), start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
     ws.freeze_panes = ws.cell(row=header_row + 1, column=4)
+    _add_chart(ws, header_row, len(keys), len(months))
     wb.properties.creator = "renkei"
     tmp = path.with_suffix(".xlsx.tmp")
     last = months[-1]
     save_reproducibly(wb, tmp, dt.datetime(last.year, last.month, 1))
     tmp.replace(path)
+
+
+def _add_chart(ws, header_row: int, tiers: int, months: int) -> None:
+    """Stacked bars: members per tier (one series per row) for each month."""
+    from openpyxl.chart import BarChart, Reference
+
+    chart = BarChart()
+    chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
+    chart.title = "所得区分別加入者数 (members per tier by month)"
+    chart.y_axis.title = "加入者数"
+    data = Reference(ws, min_col=3, max_col=3 + months, min_row=header_row + 1,
+                     max_row=header_row + tiers)
+    chart.add_data(data, from_rows=True, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=4, max_col=3 + months, min_row=header_row))
+    chart.width, chart.height = 24, 12
+    ws.add_chart(chart, ws.cell(row=header_row + tiers + 3, column=1).coordinate)
