@@ -72,6 +72,10 @@ def test_allocation_equals_independent_count_and_reruns_identically(airflow_db, 
     total_row = [row for row in ws.iter_rows(values_only=True) if row[0] == "合計"][0]
     assert total_row[3] == sum(r[0] for r in july.values())
     assert total_row[7] == sum(r[2] for r in july.values())
+    trend = openpyxl.load_workbook(xlsx_path)["月別推移"]
+    assert list(trend.iter_rows(min_row=2, values_only=True)) == [
+        ("2017-07", sum(r[0] for r in july.values()), sum(r[2] for r in july.values()))]
+    assert len(trend._charts) == 1
 
     before = (raw_counts(), mart_rows(JULY), digest(csv_path), digest(xlsx_path))
     # Re-run July: the file is now in the archive; nothing may be duplicated or changed.
