@@ -68,11 +68,15 @@ def demo(members: int, start: str, end: str, seed: int) -> None:
     if "success" not in state:
         failed.append(INTAKE_DAG_ID)
     click.echo(f"[4/5] running {DAG_ID} per month")
-    for month in runs.months(start, end):
-        state = runs.run_month(DAG_ID, month)
-        click.echo(f"      {month:%Y-%m}: {state}")
+    states: dict[str, str] = {}
+    with click.progressbar(runs.months(start, end), label="      ", width=30,
+                           item_show_func=lambda m: m and f"{m:%Y-%m}") as months:
+        for month in months:
+            states[f"{month:%Y-%m}"] = runs.run_month(DAG_ID, month)
+    for month, state in states.items():
+        click.echo(f"      {month}: {state}")
         if "success" not in state:
-            failed.append(f"{DAG_ID} {month:%Y-%m}")
+            failed.append(f"{DAG_ID} {month}")
     # In production the Asset events of the loads start it; here once, after all loads.
     click.echo(f"[5/5] running {TIERS_DAG_ID}")
     state = runs.run_once(TIERS_DAG_ID, runs.months(end, end)[0])
