@@ -15,6 +15,9 @@ marts, and `reports/allocation/<YYYY-MM>/intermediary_cost_allocation_<YYYYMM>.c
 **Schedule.** Monthly; the run starting on the 1st at 00:00 JST covers the previous month.
 `catchup` is off: earlier months are run on purpose (`renkei demo`, or a backfill).
 
+**Gate results.** Airflow UI → Browse → *Data quality (GX data docs)* shows every gate
+run with its checks (counts and record numbers only, never values).
+
 **When it fails.**
 - `read_extract` / `gate_extract`: the file is in `exchange/quarantine/eligibility_extract/`
   with a `.reason.txt` naming the records and fields at fault (never their values).

@@ -16,6 +16,9 @@ summary (members per tier per month) for benefit staff.
 `fct_care_combined_cap`, `fct_tier_counts_by_month`, and
 `reports/tiers/tier_summary.csv|.xlsx`.
 
+**Rules and lineage.** Airflow UI → Browse → *dbt docs* (the overview page explains the
+tiers).
+
 **When it fails.** `build_tier_models` names the dbt models or tests that failed (see the
 task log and `var/dbt/target/run_results.json`). A failing seed test means a rule table was
 edited wrongly: fix the seed (periods must not overlap or leave gaps) and clear the task.

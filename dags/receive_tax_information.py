@@ -17,6 +17,9 @@ Until tax linkage through the intermediary server lands, the sandbox delivers th
 
 **Schedule.** Daily at 07:00 Asia/Tokyo; a day without files skips (no Asset event).
 
+**Gate results.** Airflow UI → Browse → *Data quality (GX data docs)* shows every gate
+run with its checks (counts and record numbers only, never values).
+
 **When it fails.** `report_rejected_files` lists each rejected file with the record and
 field at fault (never the value). The file is in `exchange/quarantine/<interface>/` with a
 `.reason.txt`; the other files were loaded. Ask the sender for a corrected file, put it in
