@@ -12,7 +12,8 @@ with Great Expectations, loads it into the warehouse, builds the dbt models up t
 **Writes.** `raw.eligibility_members` (one batch per month, replaced on re-run), the dbt
 marts, and `reports/allocation/<YYYY-MM>/intermediary_cost_allocation_<YYYYMM>.csv|.xlsx`.
 
-**Schedule.** Monthly; the run starting on the 1st at 00:00 JST covers the previous month.
+**Schedule.** Monthly, on the 6th business day at 09:00 JST (Japanese holidays and the
+29 Dec - 3 Jan closure skipped); each run covers the previous calendar month.
 `catchup` is off: earlier months are run on purpose (`renkei demo`, or a backfill).
 
 **Gate results.** Airflow UI → Browse → *Data quality (GX data docs)* shows every gate
@@ -31,10 +32,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, task
+from airflow.sdk import PokeReturnValue, dag, task
 
 from renkei import assets
 from renkei.alerts import on_task_failure
+from renkei.timetables import NthBusinessDayTimetable
 
 # One slot (created by `renkei init`): DuckDB allows one writing process per file.
 from renkei.warehouse import POOL as WAREHOUSE_POOL
@@ -51,9 +53,10 @@ def _period(data_interval_start: pendulum.DateTime) -> dt.date:
     dag_display_name="中間サーバー運営費用の按分 / Intermediary server cost allocation",
     description="Monthly: eligibility extract -> gate -> warehouse -> dbt -> allocation report",
     doc_md=__doc__,
-    # Data interval = the calendar month in Asia/Tokyo; a plain cron schedule would give an
-    # empty interval.
-    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone=TZ),
+    # Due on the 6th business day at 09:00 (weekends, holidays and 29 Dec - 3 Jan skipped):
+    # the day after the insurer's system writes the extract (the 5th, or the next business
+    # day). Data interval = the previous calendar month in Asia/Tokyo.
+    schedule=NthBusinessDayTimetable(6, hour=9, timezone=TZ),
     start_date=pendulum.datetime(2017, 7, 1, tz=TZ),
     catchup=False,
     max_active_runs=1,

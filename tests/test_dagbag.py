@@ -83,3 +83,23 @@ def test_intake_dag_runs_daily_in_tokyo_and_shares_the_writer_pool(dagbag):
     writers = {t.task_id for t in dag.tasks if t.pool == POOL}
     assert writers == {"intake_tax_information", "intake_income_threshold_applications"}
     assert dagbag.dags["determine_benefit_tiers"].get_task("build_tier_models").pool == POOL
+
+
+def test_allocation_runs_on_the_6th_business_day_after_the_year_end_closure(dagbag):
+    import pendulum
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    from renkei.timetables import NthBusinessDayTimetable
+
+    dag = dagbag.dags["allocate_intermediary_server_costs"]
+    assert isinstance(dag.timetable, NthBusinessDayTimetable)
+    tz = "Asia/Tokyo"
+    november = DataInterval(pendulum.datetime(2026, 11, 1, tz=tz), pendulum.datetime(2026, 12, 1, tz=tz))
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=november,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True))
+    # December 2026 is processed in January 2027: 1-3 Jan closed, then Mon 4 .. Fri 8 are
+    # business days 1-5, Mon 11 is 成人の日, so the 6th business day is Tue 12 January.
+    assert info.data_interval.start == pendulum.datetime(2026, 12, 1, tz=tz)
+    assert info.data_interval.end == pendulum.datetime(2027, 1, 1, tz=tz)
+    assert info.run_after == pendulum.datetime(2027, 1, 12, 9, tz=tz)
