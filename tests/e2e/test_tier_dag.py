@@ -13,8 +13,17 @@ from renkei.settings import paths
 MONTHS = ("2017-07", "2017-10")
 
 
-@pytest.fixture
-def delivered(workspace, airflow_db):
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory, airflow_db):
+    """One sandbox run shared by the tests of this module (it takes minutes)."""
+    root = tmp_path_factory.mktemp("tiers")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("var", "exchange", "reports"):
+            mp.setenv(f"RENKEI_{name.upper()}", str(root / name))
+        yield _deliver(airflow_db)
+
+
+def _deliver(airflow_db):
     from renkei_sandbox import (
         Population,
         write_income_threshold_applications,
@@ -96,3 +105,34 @@ def test_tier_summary_workbook_totals_equal_the_warehouse(delivered):
         con.close()
     assert [h for h in header[3:]] == [f"{m:%Y-%m}" for m in months]
     assert list(totals[3:]) == [counts[f"{m:%Y-%m}"] for m in months]
+
+
+def test_every_model_and_column_is_documented(delivered):
+    """dbt docs describe every built column in English with the Japanese term."""
+    import json
+    import re
+
+    manifest = json.loads((paths().var / "dbt" / "target" / "manifest.json").read_text("utf-8"))
+    con = warehouse.reader()
+    try:
+        built = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in ('staging', 'intermediate', 'marts')").fetchall()
+    finally:
+        con.close()
+    nodes = {(n["schema"], n["name"]): n for n in manifest["nodes"].values()
+             if n["resource_type"] == "model"}
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    missing = []
+    for schema, table, column in built:
+        node = nodes.get((schema, table))
+        if node is None:
+            continue  # a table left by a model that no longer exists
+        if not node["description"]:
+            missing.append(f"{table}: model description")
+        doc = node["columns"].get(column, {}).get("description", "")
+        if not doc:
+            missing.append(f"{table}.{column}")
+        elif not japanese.search(doc) and column not in ("batch_id", "record_no"):
+            missing.append(f"{table}.{column}: no Japanese term")
+    assert not missing, missing
