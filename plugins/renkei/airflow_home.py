@@ -25,10 +25,15 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        # Three roles; a viewer sees runs but no task logs or XComs (renkei.auth).
+        "AIRFLOW__CORE__AUTH_MANAGER": "renkei.auth.RenkeiAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,operator:user,auditor:viewer",
         "AIRFLOW__API__HOST": API_HOST,
         "AIRFLOW__API__PORT": API_PORT,
         # The UI shows times in Tokyo as well.
         "AIRFLOW__API__DEFAULT_UI_TIMEZONE": TIMEZONE,
+        # The My Number mask on Airflow's handlers and in task logs (renkei.masking).
+        "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": "renkei.logging_config.LOGGING_CONFIG",
         # No telemetry: nothing but package registries is reachable, and none is wanted.
         "SCARF_ANALYTICS": "false",
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
@@ -44,6 +49,9 @@ def apply() -> dict[str, str]:
     for k, v in env.items():
         os.environ.setdefault(k, v)
     os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
+    from renkei import masking
+
+    masking.install()  # the platform's own logs: no My Number in any record of this process
     return {k: os.environ[k] for k in env}
 
 
