@@ -33,6 +33,11 @@ airflow-ui: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check plugins sandbox dags tests
 
+## Benchmarks with same-run baselines, table in bench/README.md: make bench MEMBERS=1000000
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --members $(or $(MEMBERS),1000000)
+
 ## Lock again after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/uv pip compile -q pyproject.toml --extra test --python-version 3.11 -o requirements.lock

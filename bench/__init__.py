@@ -1,0 +1,1 @@
+"""Benchmarks of the monthly cycle with same-run baselines (``python -m bench.run``)."""
