@@ -30,8 +30,6 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,operator:user,auditor:viewer",
         "AIRFLOW__API__HOST": API_HOST,
         "AIRFLOW__API__PORT": API_PORT,
-        # The UI shows times in Tokyo as well.
-        "AIRFLOW__API__DEFAULT_UI_TIMEZONE": TIMEZONE,
         # The My Number mask on Airflow's handlers and in task logs (renkei.masking).
         "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": "renkei.logging_config.LOGGING_CONFIG",
         # No telemetry: nothing but package registries is reachable, and none is wanted.

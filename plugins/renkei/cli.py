@@ -91,6 +91,9 @@ def demo(members: int, start: str, end: str, seed: int) -> None:
         sys.exit(1)
     _print_allocation_summary(start, end)
     _print_tier_summary(start, end)
+    from renkei import docs_site
+
+    click.echo(f"\ndbt docs (rules, lineage): {docs_site.build()}")
 
 
 def _print_tier_summary(start: str, end: str) -> None:
