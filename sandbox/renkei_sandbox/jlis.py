@@ -233,19 +233,34 @@ class Plants:
 
 
 class ResidentRegister:
-    """Residents built from the population, with the differences of ``plants``."""
+    """Residents, indexed by their four facts after J-LIS's normalisation.
 
-    def __init__(self, population: Population, plants: Plants, extra_numbers: Iterable[str] = ()):
-        self.population = population
-        self.plants = plants
-        self.residents: list[Resident] = []
+    ``damaged_keys``: members whose answer record is damaged on the way (wrong check digit).
+    """
+
+    def __init__(self, residents: Iterable[Resident], damaged_keys: Iterable[str] = ()):
+        self.residents = list(residents)
         self.damaged_numbers: set[str] = set()
-        self._damaged_keys = set(plants.damaged_answer)
+        self._damaged_keys = set(damaged_keys)
+        self._index: dict[tuple, list[Resident]] = {}
+        for r in self.residents:
+            key = canonical_facts(r.name_kanji, r.name_kana, r.sex, r.birth_date, r.address)
+            self._index.setdefault(key, []).append(r)
+
+    @property
+    def extra_numbers(self) -> set[str]:
+        """Numbers of residents who are nobody in the population (planted duplicates)."""
+        return {r.my_number for r in self.residents if r.person_key is None}
+
+    @classmethod
+    def from_population(cls, population: Population, plants: Plants,
+                        extra_numbers: Iterable[str] = ()) -> ResidentRegister:
+        """Everyone in the population, with the differences of ``plants``."""
         taken = {p.my_number for p in population.persons} | set(extra_numbers)
         seed = population.seed
-        by_key = {p.key: p for p in population.persons}
         homes = sorted({(h.postal_code, h.address) for h in population.households})
         sets = {name: set(keys) for name, keys in vars(plants).items()}
+        residents = []
         for person in population.persons:
             k = person.key
             if k in sets["unfindable"]:
@@ -262,17 +277,12 @@ class ResidentRegister:
                 address = _another_home(homes, address, seed, k)
             if k in sets["birth_date_typo"]:
                 birth = _typo(birth, seed, k)
-            self.residents.append(Resident(name, kana, person.sex, birth, address, person.my_number, k))
+            residents.append(Resident(name, kana, person.sex, birth, address, person.my_number, k))
             if k in sets["duplicate"]:
                 number = _fresh_number(seed, k, taken)
                 taken.add(number)
-                self.residents.append(Resident(name, kana, person.sex, birth, address, number))
-        self.extra_numbers = {r.my_number for r in self.residents if r.person_key is None}
-        self._index: dict[tuple, list[Resident]] = {}
-        for r in self.residents:
-            key = canonical_facts(r.name_kanji, r.name_kana, r.sex, r.birth_date, r.address)
-            self._index.setdefault(key, []).append(r)
-        self._by_key = by_key
+                residents.append(Resident(name, kana, person.sex, birth, address, number))
+        return cls(residents, damaged_keys=plants.damaged_answer)
 
     def lookup(self, name_kanji: str, name_kana: str, sex: str, birth_date: dt.date,
                address: str) -> list[Resident]:
@@ -402,7 +412,9 @@ class MyNumberScenario:
             if has_variant(p.name_kanji) and rank(seed, "variant?", p.key)[0] < 256 * SHARE_VARIANT:
                 plants.variant_kanji.append(p.key)
         self.plants = plants
-        self.register = ResidentRegister(population, plants, extra_numbers=self.pension.numbers())
+        self.register = ResidentRegister.from_population(population, plants,
+                                                         extra_numbers=self.pension.numbers())
+        self._by_key = {p.key: p for p in population.persons}
 
     def expected_reconciliation(self, run: str = "first") -> dict[str, int]:
         """The counts a correct platform reports: ``first`` (the regular pension file and the
@@ -437,11 +449,8 @@ class MyNumberScenario:
     def numbers(self) -> set[str]:
         """Every number the sandbox knows or handed out: for scans of the platform's files."""
         return ({p.my_number for p in self.population.persons} | self.pension.numbers()
-                | self.register.extra_numbers | {_damaged(self._by_key(k).my_number)
-                                                 for k in self.plants.damaged_answer})
-
-    def _by_key(self, key: str) -> Person:
-        return self.register._by_key[key]
+                | self.register.extra_numbers
+                | {_damaged(self._by_key[k].my_number) for k in self.plants.damaged_answer})
 
 
 class JlisCounterpart:
