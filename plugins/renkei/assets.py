@@ -16,3 +16,6 @@ INCOME_THRESHOLD_APPLICATIONS = Asset("renkei://warehouse/raw/income_threshold_a
                                       group=GROUP)
 ALLOCATION = Asset("renkei://warehouse/marts/fct_intermediary_cost_allocation", group=GROUP)
 TIERS = Asset("renkei://warehouse/marts/fct_member_month_tier", group=GROUP)
+# The vault's My Numbers (renkei.vault): updated by collect_my_numbers, read by the
+# intermediary-server registration.
+MY_NUMBERS = Asset("renkei://vault/my_numbers", group=GROUP)
