@@ -247,5 +247,41 @@ def cap_cmd(month: str, age_band: str, tier: str, total_cost: int, many_times: b
     click.echo(result.explanation)
 
 
+@main.command("disclosure")
+@click.option("--member", "member", required=True, metavar="KEYS",
+              help="The member's 保険者番号-記号-番号-枝番, e.g. 01130012-00001234-00000001-00.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check the log's hash chain before printing.")
+def disclosure_cmd(member: str, verify: bool) -> None:
+    """One member's 情報提供等記録: every tax inquiry made and answer received for them.
+
+    For a disclosure request: prints when, which fiscal year, on which legal basis and with
+    what outcome. The member is looked up by token; keys and numbers are never printed.
+    """
+    from renkei.member_keys import token_for
+    from renkei.provision_log import OUTCOMES, PURPOSES, ProvisionLog
+
+    try:
+        token = token_for(member)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--member") from None
+    with ProvisionLog() as plog:
+        if verify:
+            check = plog.verify()
+            if not check.ok:
+                raise click.ClickException("the provision log fails its integrity check: "
+                                           + "; ".join(check.problems[:5]))
+        entries = list(plog.entries(token))
+    click.echo(f"情報提供等記録 (provision record) of member token {token}")
+    if not entries:
+        click.echo("  no inquiry or answer recorded for this member")
+        return
+    click.echo(f"{'at (Asia/Tokyo)':<26} {'event':<8} {'FY':<5} {'outcome':<28} purpose")
+    for e in entries:
+        outcome = OUTCOMES.get(e["outcome"], e["outcome"])
+        purpose = PURPOSES.get(e["purpose_code"], e["purpose_code"])
+        click.echo(f"{e['at']:<26} {e['event']:<8} {e['fiscal_year']:<5} {outcome:<28} {purpose}")
+    click.echo(f"{len(entries)} entries")
+
 if __name__ == "__main__":
     main()
