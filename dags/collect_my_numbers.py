@@ -19,7 +19,7 @@ the inquiry, never stored); `exchange/inbox/jlis_answer/JLIS_A_<run>.dat`. Layou
 tokens, outcomes and inquiry ids only); `exchange/outbox/jlis/JLIS_Q_<run>.dat` (the inquiry,
 sent); `reports/my_numbers/reconciliation_<run>.csv` and `worklist_<run>.xlsx`. A delivered
 file is deleted once its numbers are in the vault; `exchange/archive/` keeps a receipt.
-`<run>` is the run's time in Tokyo, `YYYYMMDDHHMM`.
+`<run>` is the run's time in Tokyo, `YYYYMMDDTHHMM`.
 
 **Schedule.** Daily at 06:00 Asia/Tokyo. Members asked about once for an eligibility month
 are not asked again until the next month's extract is loaded.

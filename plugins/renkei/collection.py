@@ -132,9 +132,15 @@ def open_vault():
     return Vault()
 
 
+RUN_ID_FORMAT = "%Y%m%dT%H%M"
+
+
 def run_id_for(when: dt.datetime) -> str:
-    """``YYYYMMDDHHMM`` in Tokyo time: names the run's inquiry, answer and reports."""
-    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y%m%d%H%M")
+    """``YYYYMMDDTHHMM`` in Tokyo time: names the run's inquiry, answer and reports.
+
+    The ``T`` matters: twelve digits in a row would look like a My Number to the log mask.
+    """
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime(RUN_ID_FORMAT)
 
 
 def run_date(run_id: str) -> dt.date:
@@ -450,8 +456,8 @@ def intake_pension_file(source: Path, run_id: str, vault) -> dict:
     with _ledger() as con:
         con.execute("begin transaction")
         try:
-            con.execute("delete from collection.outcomes where source = ? and file_name = ?",
-                        [pension.SOURCE, source.name])
+            con.execute("delete from collection.outcomes where run_id = ? and source = ? and file_name = ?",
+                        [run_id, pension.SOURCE, source.name])
             con.executemany(
                 "insert into collection.outcomes values (?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t, o, pension.SOURCE, source.name, r, now) for t, o, r in outcomes])
@@ -759,7 +765,7 @@ def _write_worklist(path: Path, run_id: str, follow: list[tuple], facts: dict[st
                              strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A4"
-    stamp = dt.datetime.strptime(run_id, "%Y%m%d%H%M")
+    stamp = dt.datetime.strptime(run_id, RUN_ID_FORMAT)
     tmp = path.with_name(f".{path.name}.part")
     save_reproducibly(wb, tmp, stamp)
     os.chmod(tmp, 0o600)   # names of members: readable by the platform account only

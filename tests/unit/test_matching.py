@@ -220,12 +220,12 @@ def test_inquiry_and_answer_files_round_trip(tmp_path):
     moved = matching.normalise(**{**INSURER, "address": "東京都港区芝公園４丁目２番８号"})
     rows = [{"inquiry_id": f"{i:010d}", "name_kanji": f.name_kanji, "name_kana": f.name_kana, "sex": f.sex,
              "birth_date": f.birth_date, "address_kanji": f.address} for i, f in enumerate((facts, moved), 1)]
-    inquiry = tmp_path / "outbox" / jlis_files.inquiry_file_name("201708070600")
-    assert jlis_files.write_inquiry(inquiry, "201708070600", dt.date(2017, 8, 7), rows) == 2
+    inquiry = tmp_path / "outbox" / jlis_files.inquiry_file_name("20170807T0600")
+    assert jlis_files.write_inquiry(inquiry, "20170807T0600", dt.date(2017, 8, 7), rows) == 2
     register = ResidentRegister([resident(name_kanji="髙橋一郎", address="東京都千代田区千代田1-2-3")])
     answer_path = register.answer(inquiry, tmp_path / "inbox")
-    assert answer_path.name == "JLIS_A_201708070600.dat"
-    answer = jlis_files.read_answer(answer_path, "201708070600")
+    assert answer_path.name == "JLIS_A_20170807T0600.dat"
+    answer = jlis_files.read_answer(answer_path, "20170807T0600")
     assert [tuple(r.values()) for r in answer.records.to_pylist()] == [
         (2, "0000000001", "1", 1, NUMBER),
         (3, "0000000002", "3", 0, None),
@@ -237,7 +237,7 @@ def test_a_fact_too_long_for_its_field_is_refused_not_cut(tmp_path):
     row = {"inquiry_id": "0000000001", "name_kanji": "長" * 31, "name_kana": "ナ", "sex": "1",
            "birth_date": BIRTH, "address_kanji": "東京都"}
     with pytest.raises(jlis_files.ValueTooLong, match="name_kanji"):
-        jlis_files.write_inquiry(tmp_path / "q.dat", "201708070600", dt.date(2017, 8, 7), [row])
+        jlis_files.write_inquiry(tmp_path / "q.dat", "20170807T0600", dt.date(2017, 8, 7), [row])
     assert not (tmp_path / "q.dat").exists()
 
 

@@ -32,7 +32,7 @@ LAYOUT = load_layout("pension_my_numbers")
 STRIDE = LAYOUT.stride
 INSURER, SYMBOL = "01130012", "00001234"
 FILE_DAY = dt.date(2017, 8, 7)
-RUN = "201708070600"
+RUN = "20170807T0600"
 MEMBERS = 200
 _next_block = itertools.count()
 

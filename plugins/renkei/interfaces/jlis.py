@@ -7,7 +7,7 @@
   (1 one match with the number, 2 several candidates, 3 no match), delivered into
   ``exchange/inbox/jlis_answer/``. Read strictly; the numbers stay in memory.
 
-``<run>`` is the run id (Tokyo time of the run, ``YYYYMMDDHHMM``) and is repeated in both
+``<run>`` is the run id (Tokyo time of the run, ``YYYYMMDDTHHMM``) and is repeated in both
 headers, so an answer can only be taken for the inquiry it answers.
 """
 
@@ -58,15 +58,6 @@ def inquiry_file_name(run_id: str) -> str:
 
 def answer_file_name(run_id: str) -> str:
     return f"JLIS_A_{run_id}.dat"
-
-
-def run_id_of(path: Path) -> str | None:
-    """The run id in an inquiry or answer file name, or None for another name."""
-    for prefix in ("JLIS_Q_", "JLIS_A_"):
-        if path.name.startswith(prefix) and path.name.endswith(".dat"):
-            run = path.name[len(prefix):-4]
-            return run if len(run) == 12 and run.isdigit() else None
-    return None
 
 
 def write_inquiry(path: Path, run_id: str, created: dt.date, rows: Iterable[Mapping[str, object]]) -> int:
