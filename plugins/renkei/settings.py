@@ -31,6 +31,11 @@ class Paths:
     def secrets(self) -> Path:
         return self.var / "secrets"
 
+    @property
+    def vault(self) -> Path:
+        """The My Number vault (encrypted SQLite; its own file, never the warehouse)."""
+        return self.var / "vault" / "vault.sqlite"
+
     def inbox(self, interface: str) -> Path:
         return self.exchange / "inbox" / interface
 
