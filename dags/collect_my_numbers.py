@@ -112,14 +112,14 @@ def collect_my_numbers():
     # none_failed: reconcile also when nobody had to be asked (the J-LIS steps skipped).
     @task(task_display_name="Reconcile and write the work list", pool=WAREHOUSE_POOL,
           trigger_rule="none_failed")
-    def reconcile(intake: dict, answers: dict | None) -> dict:
+    def reconcile(intake: dict) -> dict:
         from renkei.collection import reconcile as run
 
         return run(intake["run_id"], intake).to_xcom()
 
     # all_done: report rejected pension files after everything else has run.
     @task(task_display_name="Report rejected files", trigger_rule="all_done")
-    def report_rejected_files(intake: dict | None, reconciled: dict | None) -> dict:
+    def report_rejected_files(intake: dict | None) -> dict:
         from renkei import intake as intake_lib
 
         return intake_lib.raise_for_rejections([intake] if intake else [])
@@ -127,7 +127,10 @@ def collect_my_numbers():
     intake = intake_pension_files()
     inquiry = build_jlis_inquiry(intake)
     answers = take_jlis_answers(inquiry, wait_for_jlis_answer(inquiry))
-    report_rejected_files(intake, reconcile(intake, answers))
+    # Order without data: a skipped or failed step has no XCom to hand on.
+    reconciled = reconcile(intake)
+    answers >> reconciled
+    reconciled >> report_rejected_files(intake)
 
 
 collect_my_numbers()

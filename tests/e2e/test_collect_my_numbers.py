@@ -90,6 +90,7 @@ def test_reconciliation_equals_what_the_sandbox_planted_and_numbers_rest_only_in
         airflow_db, scenario, workspace, session_dir):
     from renkei.vault import Vault
     from renkei_sandbox.jlis import JlisCounterpart
+    from renkei_sandbox.pension import write_pension_file
 
     pension_inbox = paths().inbox(pension.INTERFACE)
     scenario.pension.deliver(pension_inbox, FIRST_RUN.date())
@@ -106,13 +107,18 @@ def test_reconciliation_equals_what_the_sandbox_planted_and_numbers_rest_only_in
         assert first[code] > 0, code
 
     # A day later the pension service sends the people it missed: one of them agrees with
-    # J-LIS, one disagrees (never stored over), one J-LIS could not find.
+    # J-LIS, one disagrees (never stored over), one J-LIS could not find. Beside it comes an
+    # empty file (header and trailer only): rejected, while the supplement is still taken in,
+    # and the run fails at the end so that an operator sees it.
     scenario.pension.deliver_supplement(pension_inbox, SUPPLEMENT_RUN.date())
-    assert "success" in collection.run_dag(SUPPLEMENT_RUN, poke_seconds=1.0)
+    empty = write_pension_file(pension_inbox / "NENKIN_20170809.dat", dt.date(2017, 8, 9), [])
+    assert "failed" in collection.run_dag(SUPPLEMENT_RUN, poke_seconds=1.0)
     second = reconciliation(SUPPLEMENT_RUN)
     expected_second = scenario.expected_reconciliation("supplement")
     assert {k: second[k] for k in expected_second} == expected_second
     assert expected_second["conflicting_sources"] == 1 and expected_second["already_held"] == 1
+    assert (second["pension_files_loaded"], second["pension_files_rejected"]) == (1, 1)
+    assert (paths().quarantine(pension.INTERFACE) / f"{empty.name}.reason.txt").exists()
 
     # Every stored number is the member's own; the conflicting member keeps J-LIS's number.
     tok = Tokenizer()
@@ -141,9 +147,26 @@ def test_reconciliation_equals_what_the_sandbox_planted_and_numbers_rest_only_in
 
     # Nothing but the vault holds a number, and the vault only as ciphertext: the delivered
     # files were deleted after their numbers went in (receipts stay in the archive).
-    assert not any(pension_inbox.iterdir())
+    assert not any(pension_inbox.iterdir())   # taken in, or quarantined
     assert (paths().archive(pension.INTERFACE) / "NENKIN_20170807.dat.receipt.json").exists()
     numbers = scenario.numbers()
     assert len(numbers) > len(scenario.population.persons)
     assert files_holding(numbers, [workspace, session_dir / "airflow"]) == []
     assert warehouse_columns_holding(numbers) == []
+
+
+def test_dag_runs_daily_in_tokyo_and_queues_its_warehouse_writers():
+    from renkei import assets
+    from renkei.runs import get_dag
+    from renkei.warehouse import POOL
+
+    dag = get_dag(collection.DAG_ID)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.timetable.expression == "0 6 * * *" and str(dag.timetable.timezone) == "Asia/Tokyo"
+    assert {t.task_id for t in dag.tasks if t.pool == POOL} == {
+        "intake_pension_files", "build_jlis_inquiry", "take_jlis_answers", "reconcile"}
+    sensor = dag.get_task(collection.SENSOR_TASK)
+    assert sensor.mode == "reschedule" and sensor.poke_interval == 1800
+    assert dag.get_task("reconcile").trigger_rule == "none_failed"
+    assert dag.get_task("report_rejected_files").trigger_rule == "all_done"
+    assert {o.uri for o in dag.get_task("intake_pension_files").outlets} == {assets.MY_NUMBERS.uri}
