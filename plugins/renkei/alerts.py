@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 ALERTS_FILE = "alerts.jsonl"
 # Exceptions whose messages are operator messages (value-free by construction).
 OPERATOR_EXCEPTIONS = ("GateFailed", "ExtractUnreadable", "FilesRejected", "DbtFailed",
-                       "WarehouseBusy", "LookupError")
+                       "WarehouseBusy", "LookupError", "CounterpartNotAnswering",
+                       "TransportUnavailable")
 
 
 def alerts_path() -> Path:

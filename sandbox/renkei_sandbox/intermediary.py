@@ -7,15 +7,16 @@ processed yet, and writes one result file per registration file into
 ``inbox/tax_answer/`` (layouts and names: :mod:`renkei.linkage_files`). It never deletes what
 it received, and a file name it has processed is never processed again.
 
-Checks, as a real one would make them, each with its reason code:
+Checks, as a real one would make them, in this order, each with its reason code:
 
-* ``11`` unknown member: no resident holds the number, or birth date or sex differ from the
-  resident's (the sandbox's 住基 is the population);
-* ``12`` the number is registered to another member whose eligibility is not lost;
+* ``14`` a change or loss for a member never registered;
+* ``15`` a new registration for a member already registered;
 * ``13`` invalid dates: loss on or before acquisition, birth after acquisition, any date after
   the day the file was made, or a loss record without a loss date;
-* ``14`` a change or loss for a member never registered;
-* ``15`` a new registration for a member already registered.
+* ``12`` the number is registered to another member whose eligibility is not lost (its own
+  register is checked before the residents');
+* ``11`` unknown member: no resident holds the number, or birth date or sex differ from the
+  resident's (the sandbox's 住基 is the population).
 
 Tax inquiries for a registered member are relayed to the municipalities
 (:mod:`renkei_sandbox.municipalities`); a member not registered is answered ``4``. Answers
@@ -181,12 +182,13 @@ class IntermediaryServer:
                 or max(d for d in (birth, acquired, lost) if d is not None) > made_on
                 or (r["change_kind"] == LOSS and lost is None)):
             return INVALID_DATES
-        person = self._person(r["my_number"])
-        if person is None or person.birth_date != birth or person.sex != r["sex"]:
-            return UNKNOWN_MEMBER
+        # its own register first (a uniqueness check), then the residents' (住基)
         holder = self.numbers.get(r["my_number"])
         if holder is not None and holder != member and self.registrations[holder]["lost_date"] is None:
             return NUMBER_TAKEN
+        person = self._person(r["my_number"])
+        if person is None or person.birth_date != birth or person.sex != r["sex"]:
+            return UNKNOWN_MEMBER
         return OK
 
     def _apply(self, r: dict) -> None:
