@@ -393,13 +393,17 @@ def intake_pension_file(source: Path, run_id: str, vault) -> dict:
     sha = exchange.sha256_of(source)
     with _ledger() as con:
         taken = _already_taken(con, pension.INTERFACE, sha)
+        # Members whose number the pension service already gave and the vault holds. A record
+        # that matched nobody or disagreed may come again, corrected.
         earlier = pa.table({"member_token": pa.array([r[0] for r in con.execute(
-            "select distinct member_token from collection.outcomes where source = ?",
-            [pension.SOURCE]).fetchall()], pa.string())})
+            "select distinct member_token from collection.outcomes where source = ? "
+            "and outcome in ('from_pension_file', 'already_held')", [pension.SOURCE]).fetchall()],
+            pa.string())})
         batch = latest_eligibility_batch(con)
-        members = (_members_of(con, batch) if batch else
-                   pa.table({"member_token": pa.array([], pa.string()),
-                             "birth_date": pa.array([], pa.date32())}))
+        if batch is None:
+            raise LookupError("no eligibility month is loaded: pension-service records cannot be "
+                              "matched to members yet")
+        members = _members_of(con, batch)
     if taken:
         resumed = taken[0] == source.name and taken[1] == run_id
         if resumed and not _has_receipt(pension.INTERFACE, source, sha):
@@ -475,9 +479,20 @@ def intake_pension_file(source: Path, run_id: str, vault) -> dict:
 
 
 def intake_pension_files(run_id: str) -> dict:
-    """Take in every waiting pension-service file; a rejected one does not stop the others."""
+    """Take in every waiting pension-service file; a rejected one does not stop the others.
+
+    Until an eligibility month is loaded, files wait in the inbox: a record is stored only
+    for a member whose key and birth date the insurer's own records confirm.
+    """
     loaded, rejected = [], []
     files = pending_pension_files()
+    if files:
+        with _ledger() as con:
+            ready = latest_eligibility_batch(con) is not None
+        if not ready:
+            log.warning("%d pension-service file(s) wait in the inbox: no eligibility month is loaded "
+                        "yet to match them against", len(files))
+            files = []
     if files:
         with contextlib.closing(open_vault()) as vault:
             for source in files:
@@ -677,6 +692,9 @@ def reconcile(run_id: str, pension_intake: dict | None = None) -> Reconciliation
             f"order by list_position(?, outcome), file_name, record_no",
             [run_id, *FOLLOW_UP, list(FOLLOW_UP)]).fetchall()
         batch = latest_eligibility_batch(con)
+        if batch is None:
+            raise LookupError("no eligibility month is loaded: pension-service records cannot be "
+                              "matched to members yet")
         members = _members_of(con, batch).column("member_token").to_pylist() if batch else []
     with contextlib.closing(open_vault()) as vault:
         held = set(vault.tokens())

@@ -299,7 +299,7 @@ def test_a_good_file_is_stored_and_deleted_with_a_receipt_left(members):
     assert receipt.exists() and not any(number_of(i) in receipt.read_text("utf-8") for i in members)
 
 
-def test_a_record_for_nobody_in_the_eligibility_month_is_not_stored(members):
+def test_a_record_for_nobody_in_the_eligibility_month_is_not_stored_until_corrected(members):
     known, stranger = members[0], members[1]
     data = pension_file([record(known), record(stranger, birth_date=birth(stranger) + dt.timedelta(days=1))])
     deliver("NENKIN_20170807.dat", data)
@@ -307,6 +307,18 @@ def test_a_record_for_nobody_in_the_eligibility_month_is_not_stored(members):
     assert out["loaded"][0]["outcomes"] == {"from_pension_file": 1, "pension_not_matched": 1}
     assert out["loaded"][0]["warnings"] == ["not_a_current_member"]
     assert in_vault(known) and not in_vault(stranger)
+    # the pension service corrects the birth date: the record is not a duplicate of the first
+    deliver("NENKIN_20170808.dat", pension_file([record(stranger)], dt.date(2017, 8, 8)))
+    out = collection.intake_pension_files(RUN)
+    assert out["rejected"] == [] and out["loaded"][0]["outcomes"] == {"from_pension_file": 1}
+    assert in_vault(stranger)
+
+
+def test_files_wait_in_the_inbox_until_an_eligibility_month_is_loaded(workspace):
+    path = deliver("NENKIN_20170807.dat", pension_file([record(0)]))
+    assert collection.intake_pension_files(RUN) == {"interface": pension.INTERFACE, "run_id": RUN,
+                                                     "loaded": [], "rejected": []}
+    assert path.exists()
 
 
 # -- the check digit, in DuckDB, against python-stdnum -------------------------------------------
