@@ -4,8 +4,10 @@ It works on the folder the platform's local transport uses (``root``, the exchan
 it takes every finished file in ``outbox/registration/`` and ``outbox/tax_inquiry/`` it has not
 processed yet, and writes one result file per registration file into
 ``inbox/registration_result/`` and numbered answer files per inquiry file into
-``inbox/tax_answer/`` (layouts and names: :mod:`renkei.linkage_files`). It never deletes what
-it received, and a file name it has processed is never processed again.
+``inbox/tax_answer/`` (layouts and names: :mod:`renkei.linkage_files`). A file is removed from
+the outbox once its first answer is written (registration files carry My Numbers: they do
+not linger in the exchange folder), and a file name it has processed is never processed
+again.
 
 Checks, as a real one would make them, in this order, each with its reason code:
 
@@ -81,7 +83,7 @@ class HeldAnswer:
     row: dict
 
 
-@dataclass
+@dataclass(repr=False)   # its state holds My Numbers: never print it
 class IntermediaryServer:
     population: Population
     root: Path
@@ -96,6 +98,9 @@ class IntermediaryServer:
     _answer_seq: dict[str, int] = field(default_factory=dict)
     _by_number: dict[str, Person] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __repr__(self) -> str:
+        return f"IntermediaryServer(root={str(self.root)!r}, registered={len(self.registrations)})"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -163,6 +168,7 @@ class IntermediaryServer:
                 continue
             self.received.append(path.name)
             handle(path, today)
+            path.unlink()
             n += 1
         return n
 
