@@ -130,11 +130,14 @@ class VaultTampered(VaultError):
     """Rows that fail authentication: changed, moved to another token or relabelled."""
 
     def __init__(self, tokens: Iterable[str], note: str = ""):
-        self.tokens = tuple(tokens)
+        self.tokens, self.note = tuple(tokens), note
         shown = ", ".join(self.tokens[:10]) + (" ..." if len(self.tokens) > 10 else "")
         super().__init__(
             f"vault rows failed authentication (tampered, moved or relabelled) for "
             f"{len(self.tokens)} member(s): {shown}{note}")
+
+    def __reduce__(self):  # rebuilt from its fields, not from the message (pickling, processes)
+        return type(self), (self.tokens, self.note)
 
 
 class InvalidMyNumber(VaultError, ValueError):
@@ -145,6 +148,9 @@ class InvalidMyNumber(VaultError, ValueError):
         super().__init__(
             f"member {member_token}: not a valid 個人番号 (12 ASCII digits with a correct check "
             f"digit); nothing was stored")
+
+    def __reduce__(self):
+        return type(self), (self.member_token,)
 
 
 @dataclass(frozen=True, repr=False)

@@ -358,6 +358,15 @@ def test_malformed_key_rings_are_explained_without_key_material(path, monkeypatc
     assert B64_K1 not in str(exc.value) and B64_SHORT not in str(exc.value)
 
 
+def test_exceptions_survive_pickling_with_their_tokens():
+    import pickle
+
+    tampered = pickle.loads(pickle.dumps(VaultTampered([member(1), member(2)], "; note")))
+    assert tampered.tokens == (member(1), member(2)) and str(tampered).endswith("; note")
+    invalid = pickle.loads(pickle.dumps(InvalidMyNumber(member(3))))
+    assert invalid.member_token == member(3) and member(3) in str(invalid)
+
+
 def test_key_ring_repr_hides_keys():
     keys = ring("k1", k1=K1)
     assert base64.b64encode(K1).decode() not in repr(keys) and repr(K1) not in repr(keys)
