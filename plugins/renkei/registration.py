@@ -346,3 +346,20 @@ def write_worklist(run_id: str, as_of: dt.date) -> dict:
                           ["加入者（保険者番号-記号-番号-枝番）", "異動区分", "理由と対応"], table,
                           dt.datetime.combine(as_of, dt.time()))
     return {"worklist": str(path), "rejected": len(rows)}
+
+
+def summary(as_of: dt.date) -> dict:
+    """What the run of business date ``as_of`` did: changes prepared by kind, and how the
+    server answered them (for the main job's printout)."""
+    con = st.connect()
+    try:
+        rows = con.execute("select kind, status, reason_code from changes where prepared_on = ?",
+                           [as_of.isoformat()]).fetchall()
+        files = con.execute("select count(*) from submissions where interface = ? and created_on = ?",
+                            [lf.REGISTRATION, as_of.isoformat()]).fetchone()[0]
+    finally:
+        con.close()
+    kinds = Counter(KIND_JA[r["kind"]] for r in rows)
+    outcome = Counter(r["status"] if r["status"] != "rejected" else f"rejected {r['reason_code']}"
+                      for r in rows)
+    return {"files": files, "prepared": dict(kinds), "outcome": dict(sorted(outcome.items()))}

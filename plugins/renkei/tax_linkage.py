@@ -370,3 +370,17 @@ def write_worklist(month: dt.date, as_of: dt.date, run_id: str) -> dict:
                           ["加入者（保険者番号-記号-番号-枝番）", "課税年度", "理由と対応"], table,
                           dt.datetime.combine(as_of, dt.time()))
     return {"worklist": str(path), "members": len({t for t, _, _ in rows}), "rows": len(rows)}
+
+
+def summary(as_of: dt.date) -> dict:
+    """What the run of business date ``as_of`` asked (by fiscal year), and where every inquiry
+    made so far stands (for the main job's printout)."""
+    con = st.connect()
+    try:
+        asked = Counter(r[0] for r in con.execute("select fiscal_year from inquiries where asked_on = ?",
+                                                  [as_of.isoformat()]))
+        status = Counter(r[0] for r in con.execute("select status from inquiries"))
+    finally:
+        con.close()
+    return {"scope": scope_of(as_of), "asked": {str(k): v for k, v in sorted(asked.items())},
+            "all_inquiries": dict(sorted(status.items()))}

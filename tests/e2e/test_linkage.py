@@ -154,6 +154,21 @@ def test_runs_end_as_expected(scenario):
     assert all("success" in v for v in others.values()), others
 
 
+def test_summaries_say_what_each_run_did(scenario):
+    from renkei import registration, tax_linkage
+
+    june = registration.summary(dt.date(2017, 7, 1))
+    # everyone of June but the two without a number, in files of at most 400
+    assert june["prepared"] == {"新規": june["outcome"]["accepted"] + june["outcome"]["rejected 11"]}
+    assert june["outcome"]["rejected 11"] == 1 and june["files"] >= 4
+    july = registration.summary(dt.date(2017, 8, 1))
+    assert july["outcome"]["rejected 12"] == 1 and july["outcome"]["rejected 14"] == 1
+    yearly = tax_linkage.summary(dt.date(2017, 7, 1))
+    assert yearly["scope"] == "yearly" and set(yearly["asked"]) == {"2016", "2017"}
+    assert tax_linkage.summary(dt.date(2017, 8, 1))["scope"] == "monthly"
+    assert yearly["all_inquiries"]["answered"] > 2 * 1_000
+
+
 def test_the_outage_retried_then_told_the_operator_what_to_do(scenario):
     alerts = [json.loads(line) for line in
               (paths().var / "alerts" / "alerts.jsonl").read_text("utf-8").splitlines()]
