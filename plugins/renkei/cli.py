@@ -179,9 +179,24 @@ def status_cmd() -> None:
 
 
 @main.command("airflow-env")
-def airflow_env_cmd() -> None:
-    """Print shell exports for the embedded Airflow (eval "$(renkei airflow-env)")."""
-    click.echo(airflow_home.shell_exports())
+@click.option("--profile", type=click.Choice(["embedded", "production"]), default="embedded",
+              show_default=True, help="embedded: SQLite, one task at a time; production: "
+              "PostgreSQL metadata and the LocalExecutor.")
+@click.option("--pg-url", envvar="RENKEI_PG_URL", help="With --profile production: "
+              "postgresql+psycopg2://user@127.0.0.1:5432/airflow (password in ~/.pgpass).")
+def airflow_env_cmd(profile: str, pg_url: str | None) -> None:
+    """Print shell exports for Airflow (eval "$(renkei airflow-env)")."""
+    if profile == "embedded":
+        click.echo(airflow_home.shell_exports())
+        return
+    if not pg_url:
+        raise click.UsageError("--profile production needs --pg-url")
+    from renkei import profiles
+
+    try:
+        click.echo(profiles.shell_exports(profiles.production_env(pg_url)))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--pg-url") from None
 
 
 @main.command("init")
