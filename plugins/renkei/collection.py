@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -49,6 +50,7 @@ import pyarrow as pa
 from renkei import exchange, gate, matching, warehouse
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
 from renkei.gate import EXPECTATIONS_DIR, SAMPLE_RECORDS, GateResult
+from renkei.identifiers import is_valid_my_number
 from renkei.intake import FilesRejected
 from renkei.interfaces import eligibility, jlis, pension
 from renkei.layout import load_layout
@@ -494,7 +496,7 @@ def intake_pension_files(run_id: str) -> dict:
                         "yet to match them against", len(files))
             files = []
     if files:
-        with contextlib.closing(open_vault()) as vault:
+        with open_vault() as vault:
             for source in files:
                 outcome = intake_pension_file(source, run_id, vault)
                 (loaded if "loaded" in outcome else rejected).append(next(iter(outcome.values())))
@@ -518,7 +520,7 @@ def build_jlis_inquiry(run_id: str) -> dict:
             "select member_token from collection.inquiries where eligibility_batch_id = ? "
             "and run_id <> ?", [batch.batch_id, run_id]).fetchall()}
     path = eligibility_file(batch)
-    with contextlib.closing(open_vault()) as vault:
+    with open_vault() as vault:
         held = set(vault.tokens())
     rows, links = [], []
     for m in read_member_facts(path, batch):
@@ -555,7 +557,7 @@ def find_jlis_answer(run_id: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _answer_rejected(source: Path, reason: str) -> None:
+def _answer_rejected(source: Path, reason: str) -> NoReturn:
     target = exchange.quarantine(source, jlis.ANSWER, reason)
     raise FilesRejected(
         f"1 file(s) rejected.\n\n[{jlis.ANSWER}] {reason}\nThe answer was moved to {target}; nothing "
@@ -591,8 +593,6 @@ def take_jlis_answers(run_id: str) -> dict:
     if not result.passed:
         _answer_rejected(source, result.summary())
 
-    from renkei.identifiers import is_valid_my_number
-
     member_of = dict(zip(sent.column("inquiry_id").to_pylist(), sent.column("member_token").to_pylist(),
                          strict=True))
     recs = answer.records
@@ -602,7 +602,7 @@ def take_jlis_answers(run_id: str) -> dict:
     single = [(member_of[i], n) for i, r, n, _ in rows
               if r == jlis.RESULT_ONE_MATCH and is_valid_my_number(n)]
     outcomes, to_store = [], []
-    with contextlib.closing(open_vault()) as vault:
+    with open_vault() as vault:
         state = dict(zip((t for t, _ in single),
                          _classify_incoming(vault, [t for t, _ in single], [n for _, n in single]),
                          strict=True))
@@ -696,7 +696,7 @@ def reconcile(run_id: str, pension_intake: dict | None = None) -> Reconciliation
             raise LookupError("no eligibility month is loaded: pension-service records cannot be "
                               "matched to members yet")
         members = _members_of(con, batch).column("member_token").to_pylist() if batch else []
-    with contextlib.closing(open_vault()) as vault:
+    with open_vault() as vault:
         held = set(vault.tokens())
     facts: dict[str, MemberFacts] = {}
     if follow and batch is not None:
