@@ -88,6 +88,8 @@ OUTCOMES = (
     Outcome("already_held", "保管済みの個人番号と一致", None),
     Outcome("pension_not_matched", "年金機構の記録に一致する加入者なし",
             "年金機構に記号・番号・生年月日を確認"),
+    Outcome("duplicate_members", "基本4情報が同じ加入者が複数（照会していない）",
+            "二重加入・入力誤りを確認して資格情報を訂正（訂正後の月に照会）", names_needed=True),
 )
 OUTCOME_BY_CODE = {o.code: o for o in OUTCOMES}
 FOLLOW_UP = tuple(o.code for o in OUTCOMES if o.follow_up)
@@ -301,6 +303,7 @@ class MemberFacts:
     """One member as the extract holds them: insurer keys, the four facts. Memory only."""
 
     member_token: str
+    record_no: int
     insurer_number: str
     symbol: str
     number: str
@@ -334,7 +337,8 @@ def read_member_facts(path: Path, batch: EligibilityBatch, wanted: set[str] | No
                 if not enrolled[i] or (wanted is not None and token not in wanted):
                     continue
                 yield MemberFacts(
-                    member_token=token, insurer_number=v["insurer_number"][i], symbol=v["symbol"][i],
+                    member_token=token, record_no=int(chunk.record_no[i]),
+                    insurer_number=v["insurer_number"][i], symbol=v["symbol"][i],
                     number=v["number"][i], branch_number=v["branch_number"][i],
                     relationship=v["relationship"][i], name_kanji=v["name_kanji"][i],
                     name_kana=v["name_kana"][i], sex=v["sex"][i], birth_date=births[i],
@@ -522,16 +526,43 @@ def build_jlis_inquiry(run_id: str) -> dict:
     path = eligibility_file(batch)
     with open_vault() as vault:
         held = set(vault.tokens())
-    rows, links = [], []
+    by_facts: dict[tuple, list[tuple[MemberFacts, matching.Facts]]] = {}
     for m in read_member_facts(path, batch):
         if m.member_token in held or m.member_token in asked:
             continue
         facts = matching.normalise(m.name_kanji, m.name_kana, m.sex, m.birth_date, m.address)
+        key = (facts.name_kanji, facts.name_kana, facts.sex, facts.birth_date, facts.address)
+        by_facts.setdefault(key, []).append((m, facts))
+    rows, links, duplicates = [], [], []
+    for group in by_facts.values():
+        if len(group) > 1:
+            # Two members with the same four facts are one person enrolled twice or a typing
+            # error: J-LIS would give both the same number. Staff sort it out first.
+            duplicates += [(run_id, m.member_token, "duplicate_members", "eligibility", batch.file_name,
+                            m.record_no) for m, _ in group]
+            continue
+        m, facts = group[0]
         inquiry_id = f"{len(rows) + 1:010d}"
         rows.append({"inquiry_id": inquiry_id, "name_kanji": facts.name_kanji,
                      "name_kana": facts.name_kana, "sex": facts.sex, "birth_date": facts.birth_date,
                      "address_kanji": facts.address})
         links.append((run_id, inquiry_id, m.member_token, batch.batch_id, False))
+    if duplicates:
+        log.warning("%d members share their four basic facts with another member: not asked about",
+                    len(duplicates))
+    with _ledger() as con:
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from collection.outcomes where run_id = ? and source = 'eligibility'",
+                        [run_id])
+            if duplicates:
+                now = _now()
+                con.executemany("insert into collection.outcomes values (?, ?, ?, ?, ?, ?, ?)",
+                                [(*d, now) for d in duplicates])
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     if not rows:
         log.info("every member of %s has a number or was asked about already", batch.batch_id)
         return {"run_id": run_id, "inquiry_file": None, "inquiries": 0, "eligibility_batch": batch.batch_id}
@@ -740,8 +771,9 @@ def load_reconciliation(run_id: str) -> Reconciliation:
 
 
 WORKLIST_NOTE = ("個人番号は記載していません。氏名・生年月日・住所は、本人または住民票での確認が必要な行"
-                 "（J-LIS照会で複数候補・該当なし）にのみ記載しています。取扱いは事務取扱担当者に限り、"
-                 "対応後は削除してください。")
+                 "（J-LIS照会で複数候補・該当なし、基本4情報が同じ加入者）にのみ記載しています。"
+                 "取扱いは事務取扱担当者に限り、対応後は削除してください。")
+_SOURCE_JA = {pension.SOURCE: "年金機構", jlis.SOURCE: "J-LIS", "eligibility": "資格情報"}
 _WORKLIST_COLUMNS = ("保険者番号", "記号", "番号", "枝番", "本人家族区分", "結果", "対応", "情報源",
                      "ファイル", "レコード番号", "氏名（漢字）", "氏名（カナ）", "性別", "生年月日", "住所")
 
@@ -775,8 +807,8 @@ def _write_worklist(path: Path, run_id: str, follow: list[tuple], facts: dict[st
         if m and outcome.names_needed:
             names = [m.name_kanji, m.name_kana, "男" if m.sex == "1" else "女",
                      m.birth_date.isoformat(), m.address]
-        ws.append([*keys, outcome.label_ja, outcome.follow_up,
-                   "年金機構" if source == pension.SOURCE else "J-LIS", file_name, record_no, *names])
+        ws.append([*keys, outcome.label_ja, outcome.follow_up, _SOURCE_JA.get(source, source), file_name,
+                   record_no, *names])
         for col in range(1, 5):  # codes keep their leading zeros
             ws.cell(row=ws.max_row, column=col).number_format = "@"
     for letter, width in zip("ABCDEFGHIJKLMNO", (11, 11, 11, 6, 11, 28, 48, 9, 26, 11, 18, 22, 6, 12, 44),
@@ -799,6 +831,7 @@ _PRINT_LABELS = {
     "conflicting_sources": "conflicting sources (不一致)",
     "already_held": "confirms a held number (保管済みと一致)",
     "pension_not_matched": "pension record, no such member (加入者なし)",
+    "duplicate_members": "same four facts, not asked (基本4情報重複)",
     **{code: en for code, _, en in EXTRA_ROWS},
 }
 

@@ -423,7 +423,8 @@ class MyNumberScenario:
         p = self.plants
         several, no_match, invalid = len(p.duplicate), len(p.no_match), len(p.damaged_answer)
         counts = dict.fromkeys(("from_pension_file", "matched_by_jlis", "several_candidates", "no_match",
-                                "invalid", "conflicting_sources", "already_held", "pension_not_matched"), 0)
+                                "invalid", "conflicting_sources", "already_held", "pension_not_matched",
+                                "duplicate_members"), 0)
         without_after_first = several + no_match + invalid
         if run == "first":
             counts.update(from_pension_file=len(self.pension.delivered),

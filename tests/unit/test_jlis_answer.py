@@ -33,26 +33,33 @@ def token(i: int) -> str:
     return Tokenizer().token(f"{INSURER}{SYMBOL}{i:08d}01".encode())
 
 
+def dependent(i: int, **over) -> dict:
+    row = {"insurer_number": INSURER, "symbol": SYMBOL, "number": f"{i:08d}", "branch_number": "01",
+           "relationship": "2", "name_kanji": f"山﨑\u3000{'一二三四五六'[i]}子", "name_kana": "ﾔﾏｻﾞｷ ｺ",
+           "sex": "2", "birth_date": dt.date(1980, 5, 1 + i), "acquired_date": dt.date(2010, 4, 1),
+           "lost_date": None, "standard_monthly_remuneration": None, "grade": None,
+           "postal_code": "1000001", "address_kanji": "東京都千代田区千代田１丁目２番３号"}
+    row.update(over)
+    return row
+
+
+def load_july(rows: list[dict]) -> None:
+    header = {"interface_id": "ELIGIBILITY", "period": "201707", "created_date": dt.date(2017, 8, 4),
+              "sender_code": "90000001"}
+    source = paths().inbox("eligibility_extract") / "ELIG_201707.dat"
+    source.parent.mkdir(parents=True)
+    with open(source, "wb") as out:
+        write_file(out, load_layout("eligibility_extract"), header, rows)
+    staged = pipeline.read_extract(source, dt.date(2017, 7, 1))
+    pipeline.gate_extract(staged)
+    pipeline.load_extract(staged)
+
+
 @pytest.fixture
 def inquiry(workspace):
     """July 2017 loaded with four dependents (nobody from the pension file), and the run's
     inquiry about them built: inquiry ids 0000000001.. follow the member numbers."""
-    layout = load_layout("eligibility_extract")
-    header = {"interface_id": "ELIGIBILITY", "period": "201707", "created_date": dt.date(2017, 8, 4),
-              "sender_code": "90000001"}
-    rows = [{"insurer_number": INSURER, "symbol": SYMBOL, "number": f"{i:08d}", "branch_number": "01",
-             "relationship": "2", "name_kanji": f"山﨑\u3000{'一二三四'[i]}子", "name_kana": "ﾔﾏｻﾞｷ ｺ",
-             "sex": "2", "birth_date": dt.date(1980, 5, 1 + i), "acquired_date": dt.date(2010, 4, 1),
-             "lost_date": None, "standard_monthly_remuneration": None, "grade": None,
-             "postal_code": "1000001", "address_kanji": "東京都千代田区千代田１丁目２番３号"}
-            for i in range(MEMBERS)]
-    source = paths().inbox("eligibility_extract") / "ELIG_201707.dat"
-    source.parent.mkdir(parents=True)
-    with open(source, "wb") as out:
-        write_file(out, layout, header, rows)
-    staged = pipeline.read_extract(source, dt.date(2017, 7, 1))
-    pipeline.gate_extract(staged)
-    pipeline.load_extract(staged)
+    load_july([dependent(i) for i in range(MEMBERS)])
     built = collection.build_jlis_inquiry(RUN)
     assert built["inquiries"] == MEMBERS
     with FixedWidthFile(built["inquiry_file"], load_layout(jlis.INQUIRY)) as f:
@@ -136,3 +143,32 @@ def test_an_answer_that_cannot_be_trusted_is_quarantined_whole(inquiry, records,
     quarantined = paths().quarantine(jlis.ANSWER) / jlis.answer_file_name(RUN)
     assert quarantined.exists()
     assert (quarantined.parent / f"{quarantined.name}.reason.txt").exists()
+
+
+def test_the_same_answer_delivered_twice_is_not_taken_again(inquiry):
+    answer([one(0), one(1), one(2), one(3)])
+    data = (paths().inbox(jlis.ANSWER) / jlis.answer_file_name(RUN)).read_bytes()
+    collection.take_jlis_answers(RUN)
+    (paths().inbox(jlis.ANSWER) / jlis.answer_file_name(RUN)).write_bytes(data)
+    with pytest.raises(FilesRejected, match="identical bytes"):
+        collection.take_jlis_answers(RUN)
+    assert stored() == {i: number_of(i) for i in range(MEMBERS)}
+
+
+def test_members_with_the_same_four_facts_are_listed_not_asked(workspace):
+    """One person enrolled twice (or a typing error) would get one number for two members:
+    both are left out of the inquiry and put on the work list, with their names."""
+    import openpyxl
+
+    twin = dependent(1, symbol="00009999", number="00000042", branch_number="02",
+                     name_kanji="山崎 二子", name_kana="ﾔﾏｻﾞｷ ｺ")   # differs only in writing
+    load_july([dependent(0), dependent(1), twin])
+    built = collection.build_jlis_inquiry(RUN)
+    assert built["inquiries"] == 1
+    rec = collection.reconcile(RUN)
+    assert rec.counts["duplicate_members"] == 2 and rec.counts["inquiries_sent"] == 1
+    rows = list(openpyxl.load_workbook(rec.worklist).active.iter_rows(min_row=4, values_only=True))
+    assert sorted((r[1], r[2], r[3], r[5]) for r in rows) == [
+        (SYMBOL, "00000001", "01", "基本4情報が同じ加入者が複数（照会していない）"),
+        ("00009999", "00000042", "02", "基本4情報が同じ加入者が複数（照会していない）")]
+    assert all(r[10] for r in rows)   # names shown: staff must tell the two apart
