@@ -41,12 +41,8 @@ TZ = "Asia/Tokyo"
 
 
 def _intake(interface: str) -> dict:
-    from airflow.sdk.exceptions import AirflowSkipException
-
     from renkei import intake
 
-    if not intake.pending(interface):
-        raise AirflowSkipException(f"no {interface} files in the inbox")
     return intake.intake_files(interface)
 
 
@@ -65,24 +61,45 @@ def _intake(interface: str) -> dict:
                   "on_failure_callback": on_task_failure},
 )
 def receive_tax_information():
+    # The intakes always return their outcome (files loaded, files rejected); the Asset event
+    # that starts the tier engine is emitted only when something was loaded, by a small task
+    # behind a short circuit, so a day without files starts nothing.
     @task(task_display_name="Take in tax information files", pool=WAREHOUSE_POOL, retries=1,
-          retry_delay=dt.timedelta(seconds=30), outlets=[assets.TAX_INFORMATION])
+          retry_delay=dt.timedelta(seconds=30))
     def intake_tax_information() -> dict:
         return _intake("tax_information")
 
     @task(task_display_name="Take in 基準収入額 applications", pool=WAREHOUSE_POOL, retries=1,
-          retry_delay=dt.timedelta(seconds=30), outlets=[assets.INCOME_THRESHOLD_APPLICATIONS])
+          retry_delay=dt.timedelta(seconds=30))
     def intake_income_threshold_applications() -> dict:
         return _intake("income_threshold_applications")
 
-    # all_done: report rejections even when one intake had nothing to do (skipped)
+    @task.short_circuit(task_display_name="Anything loaded?", ignore_downstream_trigger_rules=False)
+    def anything_loaded(outcome: dict) -> bool:
+        return bool(outcome["loaded"])
+
+    @task(task_display_name="Tax information loaded", outlets=[assets.TAX_INFORMATION])
+    def tax_information_loaded(outcome: dict) -> dict:
+        return {"files": [f["file"] for f in outcome["loaded"]]}
+
+    @task(task_display_name="Applications loaded",
+          outlets=[assets.INCOME_THRESHOLD_APPLICATIONS])
+    def applications_loaded(outcome: dict) -> dict:
+        return {"files": [f["file"] for f in outcome["loaded"]]}
+
+    # all_done: report rejections after the good files were loaded, even if an intake failed
     @task(task_display_name="Report rejected files", trigger_rule="all_done")
     def report_rejected_files(tax: dict | None, applications: dict | None) -> dict:
         from renkei import intake
 
         return intake.raise_for_rejections([o for o in (tax, applications) if o])
 
-    report_rejected_files(intake_tax_information(), intake_income_threshold_applications())
+    tax = intake_tax_information()
+    applications = intake_income_threshold_applications()
+    anything_loaded.override(task_id="check_tax_information_loaded")(tax) >> tax_information_loaded(tax)
+    anything_loaded.override(task_id="check_applications_loaded")(applications) \
+        >> applications_loaded(applications)
+    report_rejected_files(tax, applications)
 
 
 receive_tax_information()

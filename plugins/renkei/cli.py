@@ -30,70 +30,79 @@ def main() -> None:
 @click.option("--end", default="2018-03", show_default=True, help="Last month (YYYY-MM).")
 @click.option("--seed", default=20170718, show_default=True, help="Sandbox random seed.")
 def demo(members: int, start: str, end: str, seed: int) -> None:
-    """The main job: a sandbox insurer's monthly cycle, month by month.
+    """The main job: the sandbox insurer's cycle, month by month.
 
-    Generates the insurer's monthly eligibility extracts, the municipalities' tax information
-    and members' 基準収入額 applications into the exchange inboxes; takes in the tax files,
-    runs the cost-allocation DAG for each month exactly as the scheduler would, then the tier
-    engine, and prints what each step produced.
+    For each month: the eligibility extract and cost allocation, My Number collection
+    (pension service, J-LIS), registration in the intermediary server and tax linkage with
+    the municipalities; then 基準収入額 applications and the tier engine. Every DAG runs
+    exactly as the scheduler would; the outside bodies are sandbox counterparts.
     """
     import os
 
     # The console shows progress and the summary; task details stay at WARNING and above
     # (a failing task still prints its operator message).
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    from renkei import runs
+    from renkei import main_job, runs
     from renkei.settings import paths
 
     logging.basicConfig(level=logging.WARNING)
     # Library deprecation notices (Starlette, Airflow internals) say nothing to an operator.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=r".*is deprecated.*")
-    from renkei_sandbox import generate  # the stand-ins for the insurer's system and others
 
     p = paths()
-    click.echo(f"[1/5] sandbox insurer: {members:,} members, {start} .. {end}")
-    written = generate(out_dir=p.inbox("eligibility_extract"), start=start, end=end,
-                       members=members, seed=seed, tax_dir=p.inbox("tax_information"),
-                       applications_dir=p.inbox("income_threshold_applications"))
-    for interface in ("eligibility_extract", "tax_information", "income_threshold_applications"):
-        n = sum(1 for w in written if w.parent == p.inbox(interface))
-        click.echo(f"      {n:>2} files in {p.inbox(interface)}")
-    click.echo("[2/5] Airflow metadata database and pools")
+    click.echo(f"[1/3] sandbox insurer: {members:,} members, {start} .. {end}; the pension "
+               "service, J-LIS, the intermediary server and municipalities are sandbox "
+               "counterparts")
+    click.echo("[2/3] Airflow metadata database and pools")
     runs.init_airflow()
-    failed: list[str] = []
-    click.echo(f"[3/5] running {INTAKE_DAG_ID} (tax information, 基準収入額 applications)")
-    state = runs.run_once(INTAKE_DAG_ID, runs.months(start, start)[0])
-    click.echo(f"      {state}")
-    if "success" not in state:
-        failed.append(INTAKE_DAG_ID)
-    click.echo(f"[4/5] running {DAG_ID} per month")
-    states: dict[str, str] = {}
-    with click.progressbar(runs.months(start, end), label="      ", width=30,
-                           item_show_func=lambda m: m and f"{m:%Y-%m}") as months:
-        for month in months:
-            states[f"{month:%Y-%m}"] = runs.run_month(DAG_ID, month)
-    for month, state in states.items():
-        click.echo(f"      {month}: {state}")
-        if "success" not in state:
-            failed.append(f"{DAG_ID} {month}")
-    # In production the Asset events of the loads start it; here once, after all loads.
-    click.echo(f"[5/5] running {TIERS_DAG_ID}")
-    state = runs.run_once(TIERS_DAG_ID, runs.months(end, end)[0])
-    click.echo(f"      {state}")
-    if "success" not in state:
-        failed.append(TIERS_DAG_ID)
-    if failed:
+    click.echo("[3/3] the monthly cycle: allocation, My Numbers, registration, tax linkage; "
+               "then applications and tiers")
+    result = main_job.run(members, start, end, seed, report=click.echo)
+    if result.failed:
         # No summary on failure: figures from a half-finished cycle would read as a result.
-        click.echo(f"FAILED: {', '.join(failed)}. The failing task's message is printed above; "
-                   f"quarantined files and their reasons are in {p.exchange / 'quarantine'}.",
-                   err=True)
+        click.echo(f"FAILED: {', '.join(result.failed)}. The failing task's message is printed "
+                   f"above and in `renkei status`; quarantined files and their reasons are in "
+                   f"{p.exchange / 'quarantine'}.", err=True)
         sys.exit(1)
     _print_allocation_summary(start, end)
+    _print_collection_summary(result)
+    _print_linkage_summary(result)
     _print_tier_summary(start, end)
     from renkei import docs_site
 
     click.echo(f"\ndbt docs (rules, lineage): {docs_site.build()}")
+
+
+def _print_collection_summary(result) -> None:
+    from renkei.collection import format_reconciliation
+
+    first = result.months[0].collection
+    if first:
+        click.echo("\n" + format_reconciliation(first[0]))
+    last = result.months[-1].collection
+    if last and len(result.months) > 1:
+        c = last[-1].counts
+        click.echo(f"Last month ({result.months[-1].month:%Y-%m}): still without a number "
+                   f"{c.get('still_without_number', 0):,}, on the work list "
+                   f"{c.get('worklist_members', 0):,} (reports/my_numbers/)")
+
+
+def _print_linkage_summary(result) -> None:
+    from collections import Counter
+
+    registered, rejected = Counter(), Counter()
+    for m in result.months:
+        for outcome, n in m.registration.get("outcome", {}).items():
+            (rejected if outcome.startswith("rejected") else registered)[outcome] += n
+    click.echo("\nIntermediary server registration (中間サーバー 加入者情報登録), all months")
+    click.echo(f"  accepted {registered.get('accepted', 0):,}; rejected "
+               + (", ".join(f"{k.split()[1]}: {v:,}" for k, v in sorted(rejected.items())) or "0")
+               + " (reasons and members: reports/registration/)")
+    last = result.months[-1].linkage
+    click.echo("Tax information linkage (地方税関係情報 照会), where every inquiry stands")
+    click.echo("  " + ", ".join(f"{k} {v:,}" for k, v in last.get("all_inquiries", {}).items())
+               + " (members without an answer: reports/tax_linkage/)")
 
 
 def _print_tier_summary(start: str, end: str) -> None:

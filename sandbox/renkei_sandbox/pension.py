@@ -110,6 +110,18 @@ class PensionService:
         return write_pension_file(file_path(out_dir, created), created,
                                   ((p, p.my_number) for p in self.delivered))
 
+    def deliver_new(self, out_dir: str | os.PathLike[str], created: dt.date,
+                    already_sent: set[str]) -> Path | None:
+        """A month's difference file: covered persons not in an earlier file (new insured
+        persons under 70), as the pension service sends after the first full file. Adds the
+        keys to ``already_sent``; writes nothing and returns None when nobody is new."""
+        people = [p for p in self.delivered if p.key not in already_sent]
+        if not people:
+            return None
+        already_sent.update(p.key for p in people)
+        return write_pension_file(file_path(out_dir, created), created,
+                                  ((p, p.my_number) for p in people))
+
     def deliver_supplement(self, out_dir: str | os.PathLike[str], created: dt.date) -> Path:
         """The people the regular file missed, one of them with a number that is not theirs."""
         late = sorted(self.missed, key=lambda p: p.key)
