@@ -56,6 +56,7 @@ class MonthResult:
 class MainJobResult:
     months: list[MonthResult] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)   # the runs after the months
+    population: object = None   # the sandbox population (tests compare against it)
 
     @property
     def failed(self) -> list[str]:
@@ -83,7 +84,7 @@ def run(members: int, start: str, end: str, seed: int,
     server = IntermediaryServer(population, p.exchange)
     clock = {"today": months[0]}
     sent: set[str] = set()   # member keys the pension service has already put in a file
-    result = MainJobResult()
+    result = MainJobResult(population=population)
     tokyo = ZoneInfo(TIMEZONE)
     with server.serving(lambda: clock["today"]):
         for month in months:
