@@ -181,3 +181,27 @@ def test_plain_duckdb_baseline_counts_what_the_gate_counts(staged_with_faults):
                   "unknown_sex_code", "invalid_birth_date"):
         assert plain[check] >= 1, check
     assert plain["duplicate_member_key"] == 2
+
+
+def test_ratio_is_the_median_of_same_round_ratios():
+    """Round by round, subject and baseline share the machine's load: (10 s, 6 s), (20 s, 6 s)
+    and (30 s, 14 s) give ratios 0.6, 0.3 and 0.467; the ratio of the medians would be 0.3."""
+    stages_ = {k: [_fake(k, 1.0)] * 3 for k in ("generate", "pandas_read_fwf", "stage", "duckdb_csv_parquet",
+                                                 "gate", "gate_duckdb_plain", "load", "dbt_allocation",
+                                                 "dbt_tiers", "cycle")}
+    stages_["read_fixedwidth"] = [_fake("read_fixedwidth", s) for s in (10.0, 20.0, 30.0)]
+    stages_["duckdb_csv_scan"] = [_fake("duckdb_csv_scan", s) for s in (6.0, 6.0, 14.0)]
+    row = next(r for r in run.build_rows(stages_, 10_000_000) if "DuckDB scans" in r.baseline)
+    assert row.ratio == pytest.approx(14 / 30)
+    assert row.met is False
+
+
+def test_cycle_only_runs_give_the_generator_and_cycle_rows():
+    stages_ = {"generate": [_fake("generate", 100.0, 40_000_000)],
+               "cycle": [_fake("cycle", 5399.0, 40_000_000, {"steps": {"read_extract": 1.0}})]}
+    rows = run.build_rows(stages_, 40_000_000)
+    assert len(rows) == 2
+    assert rows[0].stage.startswith("bulk generator") and rows[1].stage.startswith("whole monthly cycle")
+    assert rows[1].met is True   # 40M: measured against 90 minutes, not projected
+    assert "measured 90.0 min" in rows[1].note
+    assert run.check_consistency(stages_, 40_000_000) == []
