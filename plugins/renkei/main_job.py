@@ -18,6 +18,7 @@ module is the only place outside tests where the platform drives them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -72,8 +73,24 @@ def _next_month(month: dt.date) -> dt.date:
 def run(members: int, start: str, end: str, seed: int,
         report: Callable[[str], None] = print) -> MainJobResult:
     """Run the cycle for ``start`` .. ``end``; ``report`` gets one line per step."""
-    for k, v in SANDBOX_EXCHANGE_ENV.items():
-        os.environ.setdefault(k, v)
+    with _sandbox_waits():
+        return _run(members, start, end, seed, report)
+
+
+@contextlib.contextmanager
+def _sandbox_waits():
+    """The short exchange waits, for this run only (a value the caller exported wins)."""
+    added = {k: v for k, v in SANDBOX_EXCHANGE_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
+def _run(members: int, start: str, end: str, seed: int,
+         report: Callable[[str], None]) -> MainJobResult:
     # dag.test() says "No tasks to run" each time a sensor is rescheduled while J-LIS or the
     # server is still answering: expected here, and noise for the operator watching.
     logging.getLogger("airflow.sdk.definitions.dag").setLevel(logging.ERROR)
