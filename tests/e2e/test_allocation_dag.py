@@ -76,11 +76,13 @@ def test_allocation_equals_independent_count_and_reruns_identically(airflow_db, 
     assert list(trend.iter_rows(min_row=2, values_only=True)) == [
         ("2017-07", sum(r[0] for r in july.values()), sum(r[2] for r in july.values()))]
     assert len(trend._charts) == 1
+    png = report_dir / "intermediary_cost_trend_201707.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    before = (raw_counts(), mart_rows(JULY), digest(csv_path), digest(xlsx_path))
+    before = (raw_counts(), mart_rows(JULY), digest(csv_path), digest(xlsx_path), digest(png))
     # Re-run July: the file is now in the archive; nothing may be duplicated or changed.
     assert "success" in airflow_db.run_month(DAG_ID, JULY)
-    after = (raw_counts(), mart_rows(JULY), digest(csv_path), digest(xlsx_path))
+    after = (raw_counts(), mart_rows(JULY), digest(csv_path), digest(xlsx_path), digest(png))
     assert after == before
     assert [b for b, _ in before[0]] == ["eligibility_extract/2017-07", "eligibility_extract/2017-08"]
     assert (paths().archive("eligibility_extract") / "ELIG_201707.dat").exists()

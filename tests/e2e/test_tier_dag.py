@@ -105,6 +105,8 @@ def test_tier_summary_workbook_totals_equal_the_warehouse(delivered):
         con.close()
     assert [h for h in header[3:]] == [f"{m:%Y-%m}" for m in months]
     assert list(totals[3:]) == [counts[f"{m:%Y-%m}"] for m in months]
+    png = paths().reports / "tiers" / "tier_summary.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_every_model_and_column_is_documented(delivered):

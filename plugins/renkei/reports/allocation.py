@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renkei import warehouse
+from renkei.reports import charts
 from renkei.reports.workbook import save_reproducibly
 from renkei.settings import paths
 
@@ -114,6 +115,7 @@ def write(month: dt.date, out_dir: Path | None = None) -> AllocationReport:
     _write_csv(csv_path, rows, totals)
     xlsx_path = out / f"{stem}.xlsx"
     _write_xlsx(xlsx_path, month, rows, totals)
+    charts.allocation_trend(out / f"intermediary_cost_trend_{month:%Y%m}.png", fetch_trend(month))
     return AllocationReport(month=f"{month:%Y-%m}", csv=str(csv_path), xlsx=str(xlsx_path),
                             branches=len(rows), member_count=totals["member_count"],
                             amount_yen=totals["amount_yen"])

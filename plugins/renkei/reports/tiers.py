@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renkei import warehouse
+from renkei.reports import charts
 from renkei.reports.workbook import save_reproducibly
 from renkei.settings import paths
 
@@ -59,6 +60,7 @@ def write(out_dir: Path | None = None) -> TierSummary:
     csv_path, xlsx_path = out / "tier_summary.csv", out / "tier_summary.xlsx"
     _write_csv(csv_path, rows)
     _write_xlsx(xlsx_path, rows, months)
+    _write_png(out / "tier_summary.png", rows, months)
     return TierSummary(csv=str(csv_path), xlsx=str(xlsx_path), months=[f"{m:%Y-%m}" for m in months],
                        member_months=sum(int(r["member_count"]) for r in rows),
                        tiers=len({(r["age_band"], r["tier_code"]) for r in rows}))
@@ -145,3 +147,20 @@ def _add_chart(ws, header_row: int, tiers: int, months: int) -> None:
     chart.set_categories(Reference(ws, min_col=4, max_col=3 + months, min_row=header_row))
     chart.width, chart.height = 24, 12
     ws.add_chart(chart, ws.cell(row=header_row + tiers + 3, column=1).coordinate)
+
+
+# Tier codes in ASCII for the PNG (its font has no kanji); the workbook keeps the Japanese.
+TIER_EN = {"ア": "A", "イ": "I", "ウ": "U", "エ": "E", "オ": "O", "現役並み": "Active-income",
+           "現役並みⅢ": "Active-income III", "現役並みⅡ": "Active-income II",
+           "現役並みⅠ": "Active-income I", "一般": "General", "低所得Ⅱ": "Low income II",
+           "低所得Ⅰ": "Low income I", "-": "not covered"}
+
+
+def _write_png(path: Path, rows: list[dict], months: list[dt.date]) -> None:
+    order = {"under70": 1, "70-74": 2}
+    keys = sorted({(r["age_band"], r["sort_order"], r["tier_code"]) for r in rows},
+                  key=lambda k: (order.get(k[0], 3), k[1], k[2]))
+    counts = {(r["age_band"], r["tier_code"], r["month"]): int(r["member_count"]) for r in rows}
+    series = [(f"{band} {TIER_EN.get(tier, tier)}",
+               [counts.get((band, tier, m), 0) for m in months]) for band, _, tier in keys]
+    charts.tier_counts(path, months, series)
