@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -156,6 +157,39 @@ def _print_allocation_summary(start: str, end: str) -> None:
         total_yen += yen
     click.echo(f"{'total':<8} {total_members:>12,} {'':>11} {total_yen:>14,}")
     click.echo(f"\nReports: {paths().reports / 'allocation'}/<YYYY-MM>/ (CSV and Excel)")
+
+
+@main.command("generate")
+@click.option("--members", default=20_000, show_default=True, help="Sandbox insurer size.")
+@click.option("--start", default="2017-07", show_default=True, help="First month (YYYY-MM).")
+@click.option("--end", default="2018-03", show_default=True, help="Last month (YYYY-MM).")
+@click.option("--seed", default=20170718, show_default=True, help="Sandbox random seed.")
+@click.option("--bulk", is_flag=True, help="Fast mode for large N (1M-40M): one month's extract "
+              "(--end), vectorised and in bounded memory, for benchmarks; no simulation history.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the extracts [default: the exchange inbox].")
+def generate_cmd(members: int, start: str, end: str, seed: int, bulk: bool,
+                 out_dir: Path | None) -> None:
+    """Write the sandbox insurer's files (ELIG_<YYYYMM>.dat, CP932 fixed width).
+
+    Without --bulk: a simulated membership month by month (hires, losses, births, grade
+    changes), as the main job uses. With --bulk: one month for millions of members, fast.
+    """
+    from renkei.settings import paths
+
+    target = out_dir or paths().inbox("eligibility_extract")
+    if bulk:
+        from renkei_sandbox.bulk import write_bulk_extract
+
+        with click.progressbar(length=1, label=f"{members:,} members, {end}") as bar:
+            written = [write_bulk_extract(target, members, month=end, seed=seed)]
+            bar.update(1)
+    else:
+        from renkei_sandbox import generate
+
+        written = generate(target, start=start, end=end, members=members, seed=seed)
+    for path in written:
+        click.echo(str(path))
 
 
 @main.command("status")
