@@ -28,7 +28,14 @@ test: $(STAMP)
 
 ## The Airflow UI on http://127.0.0.1:8080 (login: see README).
 airflow-ui: $(STAMP)
-	eval "$$($(BIN)/renkei airflow-env)" && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+	umask 077 && eval "$$($(BIN)/renkei airflow-env)" && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+
+## The UI and API only (no scheduler, no log servers): browse runs on http://127.0.0.1:$(PORT)
+PORT ?= 8080
+.PHONY: airflow-api
+airflow-api: $(STAMP)
+	umask 077 && eval "$$($(BIN)/renkei airflow-env)" && PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  $(BIN)/airflow api-server --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins sandbox dags tests
