@@ -38,7 +38,7 @@ airflow-api: $(STAMP)
 	  $(BIN)/airflow api-server --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check plugins sandbox dags tests
+	$(BIN)/ruff check plugins sandbox dags tests bench
 
 ## Benchmarks with same-run baselines, table in bench/README.md: make bench MEMBERS=1000000
 .PHONY: bench
