@@ -13,16 +13,14 @@ the platform puts files into ``outbox/<interface>/`` and takes answers from
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
-from renkei.fixedwidth.writer import write_file
+from renkei.fixedwidth.writer import write_file_atomically
 from renkei.layout import load_layout
 
 REGISTRATION = "registration"
@@ -63,18 +61,8 @@ def write_records(path: Path, interface: str, header: Mapping[str, object],
     """Write a file atomically (hidden temporary name, then rename); returns the data count."""
     layout = load_layout(interface)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            n = write_file(out, layout, {"interface_id": INTERFACE_IDS[interface], **header}, rows)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return n
+    return write_file_atomically(path, layout, {"interface_id": INTERFACE_IDS[interface], **header},
+                                 rows)
 
 
 def _plain(arr: np.ndarray, nulls: np.ndarray | None, i: int) -> object:

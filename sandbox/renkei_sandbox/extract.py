@@ -12,14 +12,13 @@ and is never written.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from pathlib import Path
 
 import jpholiday
 
-from renkei.fixedwidth.writer import write_file
+from renkei.fixedwidth.writer import write_file_atomically
 from renkei.layout import load_layout
 from renkei_sandbox.population import Person, Population, next_month, parse_month
 
@@ -94,17 +93,8 @@ def write_month_extract(population: Population, month: str | dt.date,
         "sender_code": SENDER_CODE,
     }
     final = extract_path(out_dir, month)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden and not ending in .dat, so a watcher globbing ELIG_*.dat ignores it.
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb", buffering=1 << 20) as out:
-            write_file(out, layout, header, (record_values(p, month) for p in members))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    # Written under a hidden name not ending in .dat (a watcher globbing ELIG_*.dat ignores
+    # it), then renamed.
+    write_file_atomically(final, layout, header, (record_values(p, month) for p in members),
+                          buffering=1 << 20)
     return final

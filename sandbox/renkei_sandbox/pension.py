@@ -20,14 +20,13 @@ for pension files changes no eligibility extract.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from renkei.fixedwidth.writer import write_file
+from renkei.fixedwidth.writer import write_file_atomically
 from renkei.identifiers import my_number_with_check_digit
 from renkei.layout import load_layout
 from renkei_sandbox.population import INSURED, Person, Population, age_on, month_end, parse_month
@@ -65,18 +64,7 @@ def write_pension_file(path: Path, created: dt.date, records: Iterable[tuple[Per
     rows = ({"insurer_number": p.household.insurer_number, "symbol": p.household.symbol,
              "number": p.household.number, "name_kanji": p.name_kanji, "birth_date": p.birth_date,
              "my_number": number} for p, number in records)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            write_file(out, layout, header, rows)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_file_atomically(path, layout, header, rows)
     return path
 
 

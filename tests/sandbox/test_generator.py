@@ -23,7 +23,6 @@ from stdnum.jp import in_ as my_number
 from renkei.eradate import parse_era_date
 from renkei.identifiers import insurer_number
 from renkei.layout import load_layout
-from renkei_sandbox import extract as extract_mod
 from renkei_sandbox import generate, simulate, write_month_extract
 from renkei_sandbox.__main__ import cli
 from renkei_sandbox.population import (
@@ -337,7 +336,10 @@ def test_failed_write_leaves_nothing_behind(run, tmp_path, monkeypatch):
         out.write(b"half a file")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(extract_mod, "write_file", broken)
+    import renkei.fixedwidth.writer as writer_mod
+
+    # the atomic writer every exchange file goes through
+    monkeypatch.setattr(writer_mod, "write_file", broken)
     with pytest.raises(RuntimeError):
         write_month_extract(population, START, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -13,9 +13,7 @@ headers, so an answer can only be taken for the inquiry it answers.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ import pyarrow as pa
 
 from renkei.exchange import sha256_of
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
-from renkei.fixedwidth.writer import write_file
+from renkei.fixedwidth.writer import write_file_atomically
 from renkei.layout import load_layout
 from renkei.settings import paths
 
@@ -69,19 +67,7 @@ def write_inquiry(path: Path, run_id: str, created: dt.date, rows: Iterable[Mapp
     layout = load_layout(INQUIRY)
     header = {"interface_id": INQUIRY_ID, "run_id": run_id, "created_date": created,
               "sender_code": PLATFORM_SENDER_CODE}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            n = write_file(out, layout, header, (_fits(layout, row) for row in rows))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return n
+    return write_file_atomically(path, layout, header, (_fits(layout, row) for row in rows))
 
 
 class ValueTooLong(ValueError):
