@@ -4,12 +4,37 @@ identifies it, so a second delivery of the same bytes is recognised."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from renkei.settings import paths
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, buffering: int = -1) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` whole or not at all: written under a hidden
+    ``.part`` name in the same folder (a watcher globbing the real name ignores it), synced,
+    then renamed over ``path`` (atomic within one file system). On an error the part file is
+    removed and nothing appears."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb", buffering=buffering) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def sha256_of(path: Path, block: int = 1 << 22) -> str:

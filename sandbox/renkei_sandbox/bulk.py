@@ -26,7 +26,6 @@ index into those encoded pools.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from renkei.eradate import format_era_date
+from renkei.exchange import atomic_output
 from renkei.fixedwidth.writer import encode_field, encode_record
 from renkei.identifiers import insurer_number
 from renkei.layout import Layout, load_layout
@@ -432,23 +432,13 @@ def write_bulk_extract(out_dir: str | os.PathLike[str], members: int, month: str
     header = {"interface_id": interface_id(), "period": f"{period:%Y%m}",
               "created_date": created_date(period), "sender_code": SENDER_CODE}
     final = extract_path(out_dir, period)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(encode_record(layout, layout.header, header))
-            n = 0
-            for chunk in iter_chunks(members, period, seed, chunk_members, pools):
-                out.write(memoryview(encoder.encode(chunk)).cast("B"))
-                n += len(chunk)
-            out.write(encode_record(layout, layout.trailer, {"record_count": n}))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(final) as out:
+        out.write(encode_record(layout, layout.header, header))
+        n = 0
+        for chunk in iter_chunks(members, period, seed, chunk_members, pools):
+            out.write(memoryview(encoder.encode(chunk)).cast("B"))
+            n += len(chunk)
+        out.write(encode_record(layout, layout.trailer, {"record_count": n}))
     return final
 
 

@@ -27,7 +27,6 @@ Design choices, and why:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import jpholiday
 
+from renkei.exchange import atomic_output
 from renkei_sandbox.population import CHILD, INSURED, age_on, month_end, parse_month
 
 if TYPE_CHECKING:   # the population imports this module lazily; no import cycle at run time
@@ -321,18 +321,8 @@ def _blank(value: int | None) -> object:
 def write_atomically(final: Path, text: str) -> Path:
     """Write ``text`` as CP932 into ``final`` through a hidden ``.part`` file and a rename, so a
     folder watcher never sees half a file."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(text.encode(ENCODING))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(final) as out:
+        out.write(text.encode(ENCODING))
     return final
 
 

@@ -3,14 +3,13 @@ files) put on the wire. Lengths are in bytes of the layout's encoding (CP932).""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from renkei.eradate import format_era_date
+from renkei.exchange import atomic_output
 from renkei.layout import Field, Layout, RecordType
 
 FULL_WIDTH_SPACE = "\u3000"
@@ -98,20 +97,7 @@ def write_file(out: BinaryIO, layout: Layout, header: Mapping[str, object],
 
 def write_file_atomically(path: Path, layout: Layout, header: Mapping[str, object],
                           records: Iterable[Mapping[str, object]], buffering: int = -1) -> int:
-    """:func:`write_file` into ``path`` so that a reader never sees half a file: the records
-    go to a hidden ``.part`` file in the same folder, synced, then renamed over ``path`` (a
-    rename within one file system is atomic). Returns the number of data records."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb", buffering=buffering) as out:
-            n = write_file(out, layout, header, records)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return n
+    """:func:`write_file` into ``path`` so that a reader never sees half a file
+    (:func:`renkei.exchange.atomic_output`). Returns the number of data records."""
+    with atomic_output(path, buffering) as out:
+        return write_file(out, layout, header, records)
