@@ -40,3 +40,9 @@ create or replace temp macro my_number_ok(s) as
         end = my_number_digit(s, 12),
         false
     );
+
+-- 保険者番号 digits 1-2 are the 法別番号 (never 00), digits 3-4 the
+-- prefecture (01-47).
+create or replace temp macro insurer_prefecture_unknown(s) as
+    substr(s, 1, 2) = '00'
+    or substr(s, 3, 2) not between '01' and '47';

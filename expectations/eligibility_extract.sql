@@ -22,9 +22,7 @@ select
     -- critical: the file is wrong and nothing of it may be loaded
     count(*) over (partition by member_token) > 1 as duplicate_member_key,
     not insurer_number_ok(insurer_number) as invalid_insurer_number,
-    substr(insurer_number, 1, 2) = '00'
-        or substr(insurer_number, 3, 2) not between '01' and '47'
-        as unknown_insurer_prefecture,
+    insurer_prefecture_unknown(insurer_number) as unknown_insurer_prefecture,
     birth_date_invalid as invalid_birth_date,
     acquired_date_invalid as invalid_acquired_date,
     lost_date_invalid as invalid_lost_date,

@@ -9,9 +9,7 @@ select
     -- critical
     count(*) over (partition by member_token) > 1 as duplicate_applicant,
     not insurer_number_ok(insurer_number) as invalid_insurer_number,
-    substr(insurer_number, 1, 2) = '00'
-        or substr(insurer_number, 3, 2) not between '01' and '47'
-        as unknown_insurer_prefecture,
+    insurer_prefecture_unknown(insurer_number) as unknown_insurer_prefecture,
     applied_on not between cast(getvariable('period_start') as date)
         and cast(getvariable('period_end') as date)
         as applied_outside_file_month,

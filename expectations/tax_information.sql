@@ -10,9 +10,7 @@ select
     count(*) over (partition by member_token, fiscal_year) > 1
         as duplicate_member_fiscal_year,
     not insurer_number_ok(insurer_number) as invalid_insurer_number,
-    substr(insurer_number, 1, 2) = '00'
-        or substr(insurer_number, 3, 2) not between '01' and '47'
-        as unknown_insurer_prefecture,
+    insurer_prefecture_unknown(insurer_number) as unknown_insurer_prefecture,
     fiscal_year <> cast(getvariable('fiscal_year') as integer)
         as fiscal_year_differs_from_file_name,
     -- 住民税 of fiscal year N is fixed in June of year N: an answer
