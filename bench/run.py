@@ -330,6 +330,18 @@ def _size(b: int | None) -> str:
     return f"{b / GB:.2f} GB" if b >= GB else f"{b / 2**20:,.0f} MB"
 
 
+def _rounded(value):
+    """Derived floats to six significant digits before they are saved: more is noise, and a
+    run of twelve fraction digits can look like a My Number to the artifact scans."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _rate(r: float | None) -> str:
     return "" if r is None else f"{r:,.0f}"
 
@@ -438,9 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     info["load"] = f"{bench.load_before[0]:.2f} at the start, {bench.load_after[0]:.2f} at the end"
     section, rows, problems = summarise(bench.runs, args.members, args.repeat, info, args.output)
     results = bench.dir / "results.json"
+    # runs stay exact (--from-results recomputes the table from them); rows are derived
     results.write_text(json.dumps({"machine": info, "members": args.members, "repeat": args.repeat,
                                    "runs": [asdict(m) for m in bench.runs],
-                                   "rows": [asdict(r) for r in rows], "problems": problems},
+                                   "rows": _rounded([asdict(r) for r in rows]),
+                                   "problems": problems},
                                   indent=1, default=str), "utf-8")
     print(f"\n{section}\nwritten to {args.output} ({time.perf_counter() - t0:.0f} s in all; "
           f"raw results {results})")
