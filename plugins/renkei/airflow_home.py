@@ -55,3 +55,21 @@ def apply() -> dict[str, str]:
 
 def shell_exports() -> str:
     return "\n".join(f"export {k}={v!r}" for k, v in apply().items())
+
+
+def optional_connection(conn_id: str):
+    """The Airflow connection ``conn_id``, or None when there is none or no Airflow around.
+
+    Secrets (the token key, the vault keys) come from Airflow connections in production; a
+    script outside Airflow, or an installation without the connection, falls back to the
+    caller's other sources. Airflow is imported only when an Airflow home or the
+    connection's environment variable says it is there.
+    """
+    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
+        return None
+    try:
+        from airflow.sdk import BaseHook  # heavy import only when Airflow is the caller
+
+        return BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - an absent connection is a normal case here
+        return None

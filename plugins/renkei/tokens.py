@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from renkei import airflow_home
 from renkei.settings import paths
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,8 @@ class TokenKeyError(RuntimeError):
 
 
 def _key_from_airflow() -> bytes | None:
-    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get("AIRFLOW_CONN_RENKEI_TOKEN_KEY"):
-        return None
-    try:
-        from airflow.sdk import BaseHook  # heavy import only when Airflow is the caller
-
-        conn = BaseHook.get_connection(AIRFLOW_CONN_ID)
-    except Exception:  # noqa: BLE001 - an absent connection is a normal case here
-        return None
-    return bytes.fromhex(conn.password) if conn.password else None
+    conn = airflow_home.optional_connection(AIRFLOW_CONN_ID)
+    return bytes.fromhex(conn.password) if conn is not None and conn.password else None
 
 
 def _sandbox_key_file() -> Path:

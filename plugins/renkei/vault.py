@@ -63,7 +63,7 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from renkei import masking
+from renkei import airflow_home, masking
 from renkei.identifiers import is_valid_my_number
 from renkei.settings import TIMEZONE, paths
 from renkei.tokens import TOKEN_HEX_CHARS
@@ -210,15 +210,8 @@ def parse_keys(value: str | Mapping[str, Any], origin: str) -> VaultKeys:
 
 
 def _keys_from_airflow() -> Mapping[str, Any] | None:
-    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get("AIRFLOW_CONN_RENKEI_VAULT_KEYS"):
-        return None
-    try:
-        from airflow.sdk import BaseHook  # heavy import only when Airflow is the caller
-
-        conn = BaseHook.get_connection(AIRFLOW_CONN_ID)
-    except Exception:  # noqa: BLE001 - an absent connection is a normal case here
-        return None
-    return conn.extra_dejson or None
+    conn = airflow_home.optional_connection(AIRFLOW_CONN_ID)
+    return (conn.extra_dejson or None) if conn is not None else None
 
 
 def _key_required() -> bool:
