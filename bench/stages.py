@@ -83,14 +83,15 @@ def prepare_csv(params: dict) -> Timed:
 
 # -- reading ------------------------------------------------------------------------------
 def prepare_read_fixedwidth(params: dict) -> Timed:
-    """The reader alone: every field validated, the staged fields materialised."""
+    """The reader alone: every field validated, the staged fields materialised as staging
+    asks for them (Arrow arrays, the reader's default two threads)."""
     from renkei.fixedwidth.reader import FixedWidthFile
     from renkei.interfaces.eligibility import _READ, INTERFACE
     from renkei.layout import load_layout
 
     def run() -> tuple[int, dict]:
         n = 0
-        with FixedWidthFile(params["path"], load_layout(INTERFACE), columns=_READ) as f:
+        with FixedWidthFile(params["path"], load_layout(INTERFACE), columns=_READ, strings="arrow") as f:
             for chunk in f.chunks():
                 n += len(chunk)
         return n, {}
@@ -138,6 +139,41 @@ def prepare_duckdb_csv_parquet(params: dict) -> Timed:
         n = con.execute(f"select count(*) from read_parquet('{out}')").fetchone()[0]
         con.close()
         return int(n), {}
+    return run
+
+
+def prepare_duckdb_csv_parquet_tokens(params: dict) -> Timed:
+    """Baseline: the same as duckdb_csv_parquet plus the staging step's two tokens, HMAC-SHA256
+    built from DuckDB's sha256() (RFC 2104: H(K^opad || H(K^ipad || m))) with the same key,
+    the insured token hashed only for dependents (枝番 other than 00), as staging does. DuckDB
+    doing the same work as eligibility.stage: the like-for-like baseline for staging."""
+    import duckdb
+
+    from renkei.tokens import TOKEN_HEX_CHARS, Tokenizer
+
+    block = Tokenizer().hmac_key.ljust(64, b"\0")
+    ipad, opad = (bytes(b ^ pad for b in block).hex() for pad in (0x36, 0x5C))
+
+    def hmac(expr: str) -> str:
+        return (f"left(sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({expr})))), "
+                f"{TOKEN_HEX_CHARS})")
+
+    household = "insurer_number || symbol || number"
+    member = hmac(f"{household} || branch_number")
+    insured_hmac = hmac(f"{household} || '00'")
+    insured = f"case when branch_number = '00' then member_token else {insured_hmac} end"
+    kept = ", ".join(f for f in STAGED_FIELDS if f not in ("symbol", "number"))
+
+    def run() -> tuple[int, dict]:
+        con = duckdb.connect()
+        out = params["out"].replace("'", "''")
+        con.execute(f"copy (select member_token, {insured} as insured_token, {kept} "
+                    f"from (select {member} as member_token, * from {_duckdb_csv(params)})) "
+                    f"to '{out}' (format parquet)")
+        n, first = con.execute(f"select count(*), first(member_token order by member_token) "
+                               f"from read_parquet('{out}')").fetchone()
+        con.close()
+        return int(n), {"first_member_token": first}
     return run
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache, lru_cache
 
+import numpy as np
 from japanera import ERA_DATA_GENERAL, Era
 
 # Era codes used by Japanese public-sector files (住基, 年金, 医療保険).
@@ -65,3 +66,60 @@ def format_era_date(date: dt.date) -> str:
         if date in era:
             return f"{code}{era.absolute_year_to_relative_year(date.year):02d}{date:%m%d}"
     raise EraDateError(f"{date.isoformat()} is before 明治")
+
+
+@cache
+def _era_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per era code 0-9: first Gregorian year, first day and first day after, as arrays.
+
+    Codes other than 1-5 get an empty span, so every date under them is invalid. Built
+    from the same japanera eras as :func:`parse_era_date`.
+    """
+    base = np.zeros(10, dtype=np.int64)
+    since = np.full(10, np.datetime64("9999-12-31"), dtype="datetime64[D]")
+    until = np.full(10, np.datetime64("0001-01-01"), dtype="datetime64[D]")
+    for code, kanji in ERA_CODES.items():
+        era = _era(kanji)
+        i = int(code)
+        base[i] = era.relative_year_to_absolute_year(1)
+        since[i] = np.datetime64(era.since, "D")
+        until[i] = np.datetime64(era.until, "D") if era.until else np.datetime64("9999-12-31")
+    return base, since, until
+
+
+def parse_era_date_digits(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`parse_era_date` over a (7, n) matrix of digit values 0-9.
+
+    Returns ``(days, bad)``: ``datetime64[D]`` (NaT where bad) and the mask of values that
+    name no day: unknown era code, year 00, no such month or day, or a day outside the era
+    (昭和64年1月8日). Why not one call per value: an extract has millions of dates and the
+    reader must stay near the speed of a CSV scan; tests check this against
+    :func:`parse_era_date` for every code, month and day at the era boundaries.
+    """
+    d = digits.astype(np.uint8, copy=False)  # two digits fit a byte: no wide temporaries
+    code = d[0].astype(np.intp)
+    yy, mm, dd = ((d[i] * 10 + d[i + 1]).astype(np.int32) for i in (1, 3, 5))
+    base, since, until = _era_table()
+    year = base[code] + yy - 1
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month = np.clip(mm, 1, 12)
+    month_days = _MONTH_DAYS[month] + ((month == 2) & leap)
+    days = _days_from_civil(year, month, np.clip(dd, 1, 31)).astype("datetime64[D]")
+    bad = ((yy < 1) | (mm < 1) | (mm > 12) | (dd < 1) | (dd > month_days)
+           | (days < since[code]) | (days >= until[code]))
+    days[bad] = np.datetime64("NaT")
+    return days, bad
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates, in integer arithmetic (H. Hinnant's
+    days_from_civil): several times cheaper than going through datetime64[M] casts."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468

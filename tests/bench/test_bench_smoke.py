@@ -39,7 +39,7 @@ def test_bench_command_writes_a_table_for_a_tiny_n(tmp_path):
     assert "### N = 2,000 members" in text
     assert "| stage | N | records/s | peak RSS | baseline (same run) |" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "| 2,000 |" in line]
-    assert len(rows) == 10
+    assert len(rows) == 11
     for label in ("bulk generator", "fixed-width reader alone", "eligibility.stage", "run_gate",
                   "load:", "fct_intermediary_cost_allocation", "tier marts", "whole monthly cycle"):
         assert any(label in r for r in rows), label
@@ -86,7 +86,8 @@ def _fake(stage: str, seconds: float, records: int = 10_000_000, facts=None) -> 
 def test_targets_are_judged_at_their_boundaries():
     def rows_for(**secs):
         base = dict(generate=1.0, read_fixedwidth=10.0, duckdb_csv_scan=5.0, pandas_read_fwf=100.0,
-                    stage=10.0, duckdb_csv_parquet=5.0, gate=30.0, gate_duckdb_plain=10.0, load=1.0,
+                    stage=10.0, duckdb_csv_parquet=5.0,
+                    duckdb_csv_parquet_tokens=5.0, gate=30.0, gate_duckdb_plain=10.0, load=1.0,
                     dbt_allocation=1.0, dbt_tiers=1.0, cycle=1200.0)
         base.update(secs)
         return run.build_rows({k: [_fake(k, v)] for k, v in base.items()}, 10_000_000)
@@ -187,6 +188,7 @@ def test_ratio_is_the_median_of_same_round_ratios():
     """Round by round, subject and baseline share the machine's load: (10 s, 6 s), (20 s, 6 s)
     and (30 s, 14 s) give ratios 0.6, 0.3 and 0.467; the ratio of the medians would be 0.3."""
     stages_ = {k: [_fake(k, 1.0)] * 3 for k in ("generate", "pandas_read_fwf", "stage", "duckdb_csv_parquet",
+                                                 "duckdb_csv_parquet_tokens",
                                                  "gate", "gate_duckdb_plain", "load", "dbt_allocation",
                                                  "dbt_tiers", "cycle")}
     stages_["read_fixedwidth"] = [_fake("read_fixedwidth", s) for s in (10.0, 20.0, 30.0)]
@@ -205,3 +207,25 @@ def test_cycle_only_runs_give_the_generator_and_cycle_rows():
     assert rows[1].met is True   # 40M: measured against 90 minutes, not projected
     assert "measured 90.0 min" in rows[1].note
     assert run.check_consistency(stages_, 40_000_000) == []
+
+
+def test_the_token_baseline_computes_the_tokens_staging_writes(workspace):
+    """DuckDB's HMAC from sha256() equals the staging step's tokens, member and insured."""
+    import pyarrow.parquet as pq
+
+    from renkei.interfaces import eligibility
+    from renkei_sandbox.bulk import write_bulk_extract
+
+    staged = eligibility.stage(write_bulk_extract(workspace / "in", 400, JULY, seed=3), JULY)
+    params = {"members": 400, "period": JULY.isoformat(), "seed": 3, "csv": str(workspace / "x.csv"),
+              "out": str(workspace / "tokens.parquet")}
+    stages.prepare_csv(params)()
+    n, facts = stages.prepare_duckdb_csv_parquet_tokens(params)()
+    assert n == 400
+    ours = pq.read_table(staged.staged, columns=["member_token", "insured_token", "branch_number"])
+    theirs = pq.read_table(params["out"], columns=["member_token", "insured_token", "branch_number"])
+    key = ("member_token", "insured_token", "branch_number")
+    assert sorted(zip(*(ours.column(k).to_pylist() for k in key), strict=True)) == \
+        sorted(zip(*(theirs.column(k).to_pylist() for k in key), strict=True))
+    assert sum(b != "00" for b in ours.column("branch_number").to_pylist()) > 50  # dependents exist
+    assert facts["first_member_token"] == min(ours.column("member_token").to_pylist())

@@ -62,3 +62,28 @@ def test_format_uses_era_in_force():
     assert format_era_date(dt.date(1989, 1, 7)) == "3640107"
     assert format_era_date(dt.date(1989, 1, 8)) == "4010108"
     assert format_era_date(dt.date(2019, 5, 1)) == "5010501"
+
+
+def test_vectorised_parse_agrees_with_the_single_value_parse():
+    """The reader's column parse against parse_era_date for every era code (incl. unknown
+    ones), every year 00-99, months 00-13 and the days around month and era ends."""
+    import numpy as np
+
+    from renkei.eradate import parse_era_date_digits
+    keys = [f"{c}{yy:02d}{mm:02d}{dd:02d}" for c in range(10) for yy in range(100)
+            for mm in range(14) for dd in (0, 1, 7, 8, 24, 25, 28, 29, 30, 31, 32)]
+    digits = np.frombuffer("".join(keys).encode(), dtype=np.uint8).reshape(-1, 7).T - 48
+    days, bad = parse_era_date_digits(digits)
+    for key, day, flagged in zip(keys, days, bad, strict=True):
+        try:
+            expected = np.datetime64(parse_era_date(key), "D")
+        except EraDateError:
+            assert flagged and np.isnat(day), key
+        else:
+            assert not flagged and day == expected, key
+    # the era switches themselves, spelled out
+    probe = ["4310430", "4310501", "5010430", "5010501", "3640107", "3640108", "4010107",
+             "4010108", "4120229", "4110229"]
+    d, b = parse_era_date_digits(np.frombuffer("".join(probe).encode(), np.uint8).reshape(-1, 7).T - 48)
+    assert b.tolist() == [False, True, True, False, False, True, True, False, False, True]
+    assert str(d[0]) == "2019-04-30" and str(d[3]) == "2019-05-01" and str(d[8]) == "2000-02-29"

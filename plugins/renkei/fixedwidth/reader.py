@@ -1,9 +1,15 @@
 """Read fixed-width CP932 files by layout, strictly, a chunk of records at a time.
 
-Why vectorised: an extract of a 40-million-member insurer is ~10 GB. Slicing byte columns
-with numpy and decoding each text column in one C-level ``bytes.decode`` call keeps the
-reader close to the speed of reading a UTF-8 CSV, where a per-record Python loop would be
-two orders of magnitude slower.
+Why vectorised, and why column-major: an extract of a 40-million-member insurer is ~10 GB,
+and the reader must stay within half the speed of DuckDB scanning the same records as a
+UTF-8 CSV (bench/README.md). Each chunk of records is gathered once into a column-major
+byte matrix (one row per byte position of every non-kanji field), so each field's checks
+and conversions run along contiguous memory; ``.all(axis=1)`` over short row slices is
+several times slower. Kanji fields that are not kept are validated by a table of the
+CP932 double-byte characters allowed in text instead of being decoded; records the table
+cannot vouch for (a half-width character, anything invalid) take the exact decoding path,
+which also words the error. A per-record Python loop would be two orders of magnitude
+slower.
 
 Strictness: any structural problem (byte-order mark, truncated or mis-terminated record,
 wrong record type, bytes that are not CP932, a kanji cut by a field boundary, NUL padding,
@@ -14,15 +20,21 @@ that do not exist, duplicates) belong to the gate, which sees the whole file at 
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
-from renkei.eradate import EraDateError, parse_era_date
+from renkei.eradate import parse_era_date_digits
+from renkei.fixedwidth.arrow import strings_from_matrix
 from renkei.layout import Field, Layout, RecordType
 
 CR, LF, SPACE, NUL = 13, 10, 32, 0
@@ -50,18 +62,22 @@ class RecordError(ValueError):
 
 @dataclass
 class Chunk:
-    """Parsed data records: ``record_no`` plus one numpy array per requested field.
+    """Parsed data records: ``record_no`` plus one array per requested field.
 
     Codes and text are object arrays of ``str`` (``None`` where an optional field is
-    blank); ints are int64 with a mask in ``nulls``; era dates are ``datetime64[D]`` with
-    ``NaT`` where blank and a boolean array ``invalid[field]`` where the digits name a day
-    that does not exist (left for the gate to count).
+    blank), or with ``strings="arrow"`` Arrow string arrays (null where blank) built
+    straight from the bytes, no Python object per value; then ``raw[field]`` holds a code
+    field's bytes as an (n, length) matrix. Ints are int64 with a mask in ``nulls``; era
+    dates are ``datetime64[D]`` with ``NaT`` where blank and a boolean array
+    ``invalid[field]`` where the digits name a day that does not exist (left for the gate
+    to count).
     """
 
     record_no: np.ndarray
-    values: dict[str, np.ndarray]
+    values: dict[str, np.ndarray | pa.Array]
     nulls: dict[str, np.ndarray]
     invalid: dict[str, np.ndarray]
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_no)
@@ -72,15 +88,22 @@ class FixedWidthFile:
 
     ``header`` and ``trailer`` are parsed on open; :meth:`chunks` yields the data records.
     Only the fields named in ``columns`` are materialised; every other field is still
-    validated, so a file either reads completely or raises.
+    validated, so a file either reads completely or raises. ``strings="arrow"`` gives code
+    and text fields as Arrow arrays (see :class:`Chunk`). ``threads`` parse chunks ahead
+    of the caller (see :meth:`chunks`); at most ``threads + 1`` chunks are in memory.
     """
 
     def __init__(self, path: Path | str, layout: Layout, columns: Sequence[str] | None = None,
-                 chunk_records: int = 200_000):
+                 chunk_records: int = 200_000, strings: str = "object", threads: int = 2):
+        if strings not in ("object", "arrow"):
+            raise ValueError(f"strings must be 'object' or 'arrow', not {strings!r}")
         self.path = Path(path)
         self.layout = layout
         self.columns = set(columns) if columns is not None else None
         self.chunk_records = chunk_records
+        self.arrow = strings == "arrow"
+        self.threads = threads
+        self._plans: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._fh = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         try:
             size = os.fstat(self._fh.fileno()).st_size
@@ -104,8 +127,12 @@ class FixedWidthFile:
         """
         stride = self.layout.stride
         rows = np.empty((hi - lo, stride), dtype=np.uint8)
-        self._fh.seek(lo * stride)
-        self._fh.readinto(memoryview(rows).cast("B"))
+        buf, offset = memoryview(rows).cast("B"), lo * stride
+        while buf:  # pread: safe from several threads at once, no shared file position
+            got = os.preadv(self._fh.fileno(), [buf], offset)
+            if not got:
+                raise self._err(lo + 1, None, "file shrank while it was being read")
+            buf, offset = buf[got:], offset + got
         return rows
 
     def _check_frame(self, size: int, buf: bytes) -> None:
@@ -158,6 +185,10 @@ class FixedWidthFile:
             raise self._err(first_index + bad[0] + 1, None,
                             f"does not end with CRLF at byte {L + 1} (wrong record length?)")
         body = rows[:, :L]
+        # One min() over the block (no temporary) rules out every control byte; only a
+        # block that has one pays for locating it.
+        if not body.size or body.min() >= SPACE:
+            return
         for byte, what in ((NUL, "NUL byte (padding must be spaces)"),
                            (LF, "line feed inside a record"), (CR, "carriage return inside a record")):
             hit = np.argwhere(body == byte)
@@ -197,7 +228,7 @@ class FixedWidthFile:
         rows = self._read_rows(index, index + 1)
         self._check_rows(rows, index)
         self._check_types(rows, index, rt)
-        chunk = self._parse_fields(rows, index, rt, wanted=None)
+        chunk = self._parse_fields(rows, index, rt, wanted=None, arrow=False)
         for name, bad in chunk.invalid.items():
             if bad[0]:
                 raise self._err(index + 1, rt.field(name), "date does not exist in its era")
@@ -212,43 +243,83 @@ class FixedWidthFile:
         return out
 
     def chunks(self) -> Iterator[Chunk]:
-        """Yield the data records (between header and trailer) in chunks."""
-        rt = self.layout.data
-        start, stop = 1, self.n_records - 1
-        for lo in range(start, stop, self.chunk_records):
-            hi = min(lo + self.chunk_records, stop)
-            rows = self._read_rows(lo, hi)
-            self._check_rows(rows, lo)
-            self._check_types(rows, lo, rt)
-            yield self._parse_fields(rows, lo, rt, wanted=self.columns)
+        """Yield the data records (between header and trailer) in chunks, in file order.
+
+        With ``threads`` > 1 the next chunks are read and parsed in worker threads while
+        the caller works on the current one: numpy, ``pread`` and decoding release the
+        GIL for most of a chunk's work, so two threads use both cores of the target
+        machine. A chunk's error is raised when the caller reaches that chunk, so the
+        first bad record in the file is the one reported.
+        """
+        spans = [(lo, min(lo + self.chunk_records, self.n_records - 1))
+                 for lo in range(1, self.n_records - 1, self.chunk_records)]
+        if self.threads <= 1 or len(spans) <= 1:
+            for lo, hi in spans:
+                yield self._parse_chunk(lo, hi)
+            return
+        pending: deque[Future[Chunk]] = deque()
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="renkei-reader") as pool:
+            try:
+                for lo, hi in spans:
+                    pending.append(pool.submit(self._parse_chunk, lo, hi))
+                    if len(pending) >= self.threads:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:  # the caller stopped early or a chunk failed: drop what is queued
+                for future in pending:
+                    future.cancel()
+
+    def _parse_chunk(self, lo: int, hi: int) -> Chunk:
+        rows = self._read_rows(lo, hi)
+        self._check_rows(rows, lo)
+        self._check_types(rows, lo, self.layout.data)
+        return self._parse_fields(rows, lo, self.layout.data, wanted=self.columns, arrow=self.arrow)
 
     @property
     def data_record_count(self) -> int:
         return self.n_records - 2
 
+    def _plan(self, rt: RecordType) -> tuple[np.ndarray, dict[str, int]]:
+        """Byte positions gathered column-major for a record type, and where each field's
+        bytes start in that matrix. Kanji fields stay row-major: they are checked in pairs."""
+        plan = self._plans.get(rt.code)
+        if plan is None:
+            index: list[int] = []
+            start: dict[str, int] = {}
+            for f in rt.fields:
+                if f.type != "kanji":
+                    start[f.name] = len(index)
+                    index.extend(range(f.offset, f.end))
+            plan = self._plans[rt.code] = (np.array(index, dtype=np.intp), start)
+        return plan
+
     def _parse_fields(self, rows: np.ndarray, first_index: int, rt: RecordType,
-                      wanted: set[str] | None) -> Chunk:
+                      wanted: set[str] | None, arrow: bool) -> Chunk:
         chunk = Chunk(record_no=np.arange(first_index + 1, first_index + 1 + len(rows), dtype=np.int64),
                       values={}, nulls={}, invalid={})
+        index, start = self._plan(rt)
+        columns = _gather_columns(rows, index)
         for f in rt.fields:
-            col = rows[:, f.offset:f.end]
             keep = wanted is None or f.name in wanted
-            parse = _PARSERS[f.type]
-            parse(self, f, col, first_index, chunk, keep)
+            if f.type == "kanji":
+                self._parse_kanji(f, rows[:, f.offset:f.end], first_index, chunk, keep, arrow)
+            else:
+                col = columns[start[f.name]:start[f.name] + f.length]
+                _PARSERS[f.type](self, f, col, first_index, chunk, keep, arrow)
         return chunk
 
     def _first_bad(self, f: Field, mask: np.ndarray, first_index: int, reason: str) -> RecordError:
         return self._err(first_index + int(np.flatnonzero(mask)[0]) + 1, f, reason)
 
     def _digits(self, f: Field, col: np.ndarray, first_index: int) -> np.ndarray:
-        """Validate a digit field; return the mask of blank (optional) values."""
-        is_digit = (col >= 48) & (col <= 57)
-        all_digits = is_digit.all(axis=1)
-        blank = (col == SPACE).all(axis=1)
-        bad = ~all_digits & ~(blank if f.optional else False)
+        """Validate a digit field (column-major); return the mask of blank (optional) values."""
+        all_digits = _all_rows((col - np.uint8(48)) < 10)  # bytes below '0' wrap round
+        blank = _all_rows(col == SPACE) if f.optional or not all_digits.all() else None
+        bad = ~all_digits & ~blank if f.optional else ~all_digits
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            row = col[i]
+            row = col[:, i]
             if (row >= 0x80).any():
                 reason = "non-ASCII character (full-width digit?) in a digit field"
             elif blank[i]:
@@ -256,57 +327,56 @@ class FixedWidthFile:
             else:
                 reason = "non-digit character in a digit field"
             raise self._err(first_index + i + 1, f, reason)
-        return blank if f.optional else np.zeros(len(col), dtype=bool)
+        return blank if f.optional else np.zeros(col.shape[1], dtype=bool)
 
-    def _parse_code(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
+    def _parse_code(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                    arrow: bool) -> None:
         blank = self._digits(f, col, first_index)
         if keep:
-            values = np.ascontiguousarray(col).view(f"S{f.length}").ravel().astype(f"U{f.length}")
-            values = values.astype(object)
-            values[blank] = None
+            mat = np.ascontiguousarray(col.T)
+            if arrow:
+                chunk.values[f.name] = strings_from_matrix(mat, blank)
+                chunk.raw[f.name] = mat
+            else:
+                values = mat.view(f"S{f.length}").ravel().astype(f"U{f.length}").astype(object)
+                values[blank] = None
+                chunk.values[f.name] = values
+            chunk.nulls[f.name] = blank
+
+    def _parse_int(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                   arrow: bool) -> None:
+        blank = self._digits(f, col, first_index)
+        if keep:
+            weights = 10 ** np.arange(f.length - 1, -1, -1, dtype=np.int64)
+            values = weights @ (col.astype(np.int64) - 48)
+            values[blank] = 0
             chunk.values[f.name] = values
             chunk.nulls[f.name] = blank
 
-    def _parse_int(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
-        blank = self._digits(f, col, first_index)
-        if keep:
-            digits = np.where(blank[:, None], 0, col.astype(np.int64) - 48)
-            weights = 10 ** np.arange(f.length - 1, -1, -1, dtype=np.int64)
-            chunk.values[f.name] = digits @ weights
-            chunk.nulls[f.name] = blank
-
     def _parse_era_date(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk,
-                        keep: bool) -> None:
+                        keep: bool, arrow: bool) -> None:
         blank = self._digits(f, col, first_index)
         if not keep:
             return
-        # A month's extract holds tens of thousands of distinct dates among millions of
-        # records: convert each distinct value once (japanera-backed), then broadcast.
-        keys = (col.astype(np.int64) - 48) @ (10 ** np.arange(6, -1, -1, dtype=np.int64))
-        keys = np.where(blank, -1, keys)  # -1 marks blank; 0000000 is a (bad) value
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        days = np.empty(len(uniq), dtype="datetime64[D]")
-        bad = np.zeros(len(uniq), dtype=bool)
-        for j, k in enumerate(uniq.tolist()):
-            if k < 0:
-                days[j] = np.datetime64("NaT")
-                continue
-            try:
-                days[j] = np.datetime64(parse_era_date(f"{k:07d}"), "D")
-            except EraDateError:
-                days[j] = np.datetime64("NaT")
-                bad[j] = True
-        chunk.values[f.name] = days[inverse]
+        digits = col - np.uint8(48)
+        digits[:, blank] = 0  # blank values are spaces; era code 0 then marks them bad
+        days, bad = parse_era_date_digits(digits)
+        chunk.values[f.name] = days
         chunk.nulls[f.name] = blank
-        chunk.invalid[f.name] = bad[inverse] & ~blank
+        chunk.invalid[f.name] = bad & ~blank
 
-    def _decode_column(self, f: Field, col: np.ndarray, first_index: int) -> list[str]:
-        """Decode a whole text column with one strict CP932 decode.
+    def _decode_column(self, f: Field, col: np.ndarray, first_index: int,
+                       rows: np.ndarray | None = None, check_blank: bool = True) -> list[str]:
+        """Decode a whole text column (row-major) with one strict CP932 decode.
 
         Each value is followed by a LF byte, which is never a valid CP932 trail byte: a
         kanji cut by the field boundary therefore fails exactly at that value instead of
-        silently borrowing the first byte of the next field.
+        silently borrowing the first byte of the next field. ``rows`` maps the values to
+        their places in the chunk when ``col`` holds only some of its records.
         """
+        def record_no(i: int) -> int:
+            return first_index + (int(rows[i]) if rows is not None else i) + 1
+
         sep = np.full((len(col), 1), LF, dtype=np.uint8)
         buf = np.concatenate([col, sep], axis=1).tobytes()
         try:
@@ -321,22 +391,23 @@ class FixedWidthFile:
                 reason = f"text is UTF-8 encoded; expected {self.layout.encoding.upper()}"
             else:
                 reason = f"bytes are not valid {self.layout.encoding.upper()}"
-            raise self._err(first_index + i + 1, f, reason) from None
+            raise self._err(record_no(i), f, reason) from None
         bad = _FORBIDDEN_TEXT.search(text)
         if bad:
             ch = bad.group()
             # U+F8F0-F8F3 are cp932's stray single bytes 0xA0, 0xFD-0xFF, not 外字.
             what = ("user-defined character (外字); replace it with a standard character"
                     if "\ue000" <= ch < "\uf8f0" else "control or non-text character")
-            raise self._err(first_index + text.count("\n", 0, bad.start()) + 1, f, what)
-        if not f.optional:
+            raise self._err(record_no(text.count("\n", 0, bad.start())), f, what)
+        if check_blank and not f.optional:
             framed = "\n" + text
             empty = _EMPTY_VALUE.search(framed)
             if empty:
-                raise self._err(first_index + framed.count("\n", 0, empty.start()) + 1, f,
+                raise self._err(record_no(framed.count("\n", 0, empty.start())), f,
                                 "required field is blank")
         values = text.split("\n")[:-1]
-        self._reject_utf8(f, buf, values, first_index)
+        if rows is None:
+            self._reject_utf8(f, buf, values, first_index)
         return values
 
     def _reject_utf8(self, f: Field, buf: bytes, values: list[str], first_index: int) -> None:
@@ -353,46 +424,82 @@ class FixedWidthFile:
             if not v.isascii():
                 raise self._err(first_index + i + 1, f, "text is UTF-8 encoded; expected CP932")
 
-    def _parse_kanji(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
-        values = self._decode_column(f, col, first_index)
-        if keep:
-            arr = np.array([v.strip(_TEXT_PADDING) for v in values], dtype=object)
-            chunk.values[f.name] = arr
-            chunk.nulls[f.name] = arr == ""
+    def _parse_kanji(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                     arrow: bool) -> None:
+        if keep or f.length % 2:
+            values = self._decode_column(f, col, first_index)
+            if keep:
+                arr = np.array([v.strip(_TEXT_PADDING) for v in values], dtype=object)
+                chunk.values[f.name] = pa.array(arr, pa.string()) if arrow else arr
+                chunk.nulls[f.name] = arr == ""
+            return
+        self._validate_kanji(f, np.ascontiguousarray(col), first_index)
 
-    def _parse_kana(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
-        # Half-width katakana are single bytes 0xA1-0xDF in CP932; anything double-byte
-        # (full-width kana, kanji) in a kana field is a layout violation.
-        ok = ((col >= 0x20) & (col < 0x7F)) | ((col >= 0xA1) & (col <= 0xDF))
-        bad = ~ok.all(axis=1)
+    def _validate_kanji(self, f: Field, col: np.ndarray, first_index: int) -> None:
+        """What :meth:`_decode_column` checks, for a field that is dropped, without decoding
+        the records made only of allowed double-byte characters (nearly all of them); the
+        rest are decoded and checked exactly as before, so errors and their order match."""
+        pairs = col.view(">u2")
+        allowed = _text_pairs_allowed(self.layout.encoding)[pairs]
+        # Row-wise reductions over short rows are slow: reduce the whole block first and
+        # look at single records only when something is off.
+        fast = np.ones(len(col), dtype=bool) if allowed.all() else allowed.all(axis=1)
+        # A value made only of double-byte characters is blank only if its first one is
+        # U+3000, so only those records need the full test.
+        blank = np.zeros(len(col), dtype=bool)
+        maybe = np.flatnonzero(pairs[:, 0] == _IDEOGRAPHIC_SPACE)
+        blank[maybe] = (pairs[maybe] == _IDEOGRAPHIC_SPACE).all(axis=1)
+        slow = np.flatnonzero(~fast)
+        if slow.size:
+            values = self._decode_column(f, col[slow], first_index, rows=slow, check_blank=False)
+            blank[slow] = [not v.strip(_TEXT_PADDING) for v in values]
+        if not f.optional and blank.any():
+            raise self._first_bad(f, blank, first_index, "required field is blank")
+        # The UTF-8 test of _reject_utf8: genuine CP932 fails it within the first record, so
+        # a prefix decides (a sequence cut at the prefix's end is not counted as an error).
+        probe = memoryview(col).cast("B")[:4096]
+        try:
+            codecs.utf_8_decode(probe, "strict", False)
+        except UnicodeDecodeError:
+            return
+        self._decode_column(f, col, first_index)  # may be UTF-8: let the exact check word it
+
+    def _parse_kana(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                    arrow: bool) -> None:
+        # Printable ASCII and half-width katakana (single bytes 0xA1-0xDF in CP932), by two
+        # wrapping range tests; anything double-byte (full-width kana, kanji) in a kana
+        # field is a layout violation.
+        bad = ~_all_rows(((col - np.uint8(0x20)) < 0x5F) | ((col - np.uint8(0xA1)) < 0x3F))
         if bad.any():
             raise self._first_bad(f, bad, first_index, "not half-width katakana/ASCII")
         self._require_not_blank(f, col, first_index)
         if keep:
-            values = self._decode_column(f, col, first_index)
+            values = self._decode_column(f, np.ascontiguousarray(col.T), first_index)
             arr = np.array([v.strip(" ") for v in values], dtype=object)
-            chunk.values[f.name] = arr
+            chunk.values[f.name] = pa.array(arr, pa.string()) if arrow else arr
             chunk.nulls[f.name] = arr == ""
 
-    def _parse_alnum(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
-        bad = ~((col >= 0x20) & (col < 0x7F)).all(axis=1)
+    def _parse_alnum(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                     arrow: bool) -> None:
+        bad = ~_all_rows(_ASCII_OK[col])
         if bad.any():
             raise self._first_bad(f, bad, first_index, "non-ASCII character in an ASCII field")
         self._require_not_blank(f, col, first_index)
         if keep:
-            values = np.ascontiguousarray(col).view(f"S{f.length}").ravel().astype(f"U{f.length}")
+            values = np.ascontiguousarray(col.T).view(f"S{f.length}").ravel().astype(f"U{f.length}")
             arr = np.char.strip(values).astype(object)
-            chunk.values[f.name] = arr
+            chunk.values[f.name] = pa.array(arr, pa.string()) if arrow else arr
             chunk.nulls[f.name] = arr == ""
 
     def _require_not_blank(self, f: Field, col: np.ndarray, first_index: int) -> None:
         if not f.optional:
-            blank = (col == SPACE).all(axis=1)
+            blank = _all_rows(col == SPACE)
             if blank.any():
                 raise self._first_bad(f, blank, first_index, "required field is blank")
 
-    def _parse_filler(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool) -> None:
-        bad = ~(col == SPACE).all(axis=1)
+    def _parse_filler(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
+                      arrow: bool) -> None:
+        bad = ~_all_rows(col == SPACE)
         if bad.any():
             raise self._first_bad(f, bad, first_index, "filler must be spaces")
 
@@ -421,11 +528,54 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
+@cache
+def _text_pairs_allowed(encoding: str) -> np.ndarray:
+    """Which double-byte values (lead * 256 + trail) decode strictly to one character that
+    may stand in a name or address: the fast check for kanji fields that are not kept."""
+    ok = np.zeros(65536, dtype=bool)
+    for lead in range(0x81, 0x100):
+        for trail in range(0x40, 0x100):
+            try:
+                ch = bytes((lead, trail)).decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            ok[lead << 8 | trail] = len(ch) == 1 and not _FORBIDDEN_TEXT.match(ch)
+    return ok
+
+
+def _byte_table(*ranges: tuple[int, int]) -> np.ndarray:
+    ok = np.zeros(256, dtype=bool)
+    for lo, hi in ranges:
+        ok[lo:hi + 1] = True
+    return ok
+
+
+_ASCII_OK = _byte_table((0x20, 0x7E))  # printable ASCII
+_IDEOGRAPHIC_SPACE = 0x8140  # U+3000 in CP932
+
+
+def _gather_columns(rows: np.ndarray, index: np.ndarray, block: int = 4096) -> np.ndarray:
+    """The bytes at ``index`` of each record as a column-major (len(index), n) matrix.
+
+    In blocks of records that fit in cache: one transpose of the whole chunk is about
+    twice as slow, as every column it writes walks the whole chunk.
+    """
+    n = len(rows)
+    out = np.empty((len(index), n), dtype=np.uint8)
+    for lo in range(0, n, block):
+        out[:, lo:lo + block] = np.take(rows[lo:lo + block], index, axis=1).T
+    return out
+
+
+def _all_rows(mask: np.ndarray) -> np.ndarray:
+    """For a column-major (bytes, n) boolean matrix: per record, true at every byte."""
+    return np.logical_and.reduce(mask, axis=0)
+
+
 _PARSERS = {
     "code": FixedWidthFile._parse_code,
     "int": FixedWidthFile._parse_int,
     "era_date": FixedWidthFile._parse_era_date,
-    "kanji": FixedWidthFile._parse_kanji,
     "kana": FixedWidthFile._parse_kana,
     "alnum": FixedWidthFile._parse_alnum,
     "filler": FixedWidthFile._parse_filler,
