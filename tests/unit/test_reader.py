@@ -312,3 +312,15 @@ def test_the_double_byte_table_knows_text_from_the_rest():
     # katakana pair: none may pass without the exact decoding path.
     for value in (0xF040, 0xF9FC, 0x817F, 0x85A0, 0xB1B2):
         assert not table[value], hex(value)
+
+
+def test_stopping_early_leaves_no_reader_threads(tmp_path):
+    import threading
+    p = put(tmp_path, build([person(number=f"{i:08d}") for i in range(1, 41)]))
+    with FixedWidthFile(p, LAYOUT, threads=2, chunk_records=3) as f:
+        chunks = f.chunks()
+        first = next(chunks)
+        assert len(first) == 3
+    # close() waited for the workers of the unfinished iteration before closing the file
+    assert not [t for t in threading.enumerate() if t.name.startswith("renkei-reader") and t.is_alive()]
+    chunks.close()

@@ -103,6 +103,7 @@ class FixedWidthFile:
         self.chunk_records = chunk_records
         self.arrow = strings == "arrow"
         self.threads = threads
+        self._pools: set[ThreadPoolExecutor] = set()
         self._plans: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._fh = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         try:
@@ -258,17 +259,18 @@ class FixedWidthFile:
                 yield self._parse_chunk(lo, hi)
             return
         pending: deque[Future[Chunk]] = deque()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="renkei-reader") as pool:
-            try:
-                for lo, hi in spans:
-                    pending.append(pool.submit(self._parse_chunk, lo, hi))
-                    if len(pending) >= self.threads:
-                        yield pending.popleft().result()
-                while pending:
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="renkei-reader")
+        self._pools.add(pool)
+        try:
+            for lo, hi in spans:
+                pending.append(pool.submit(self._parse_chunk, lo, hi))
+                if len(pending) >= self.threads:
                     yield pending.popleft().result()
-            finally:  # the caller stopped early or a chunk failed: drop what is queued
-                for future in pending:
-                    future.cancel()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # the caller stopped early or a chunk failed: drop what is queued
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._pools.discard(pool)
 
     def _parse_chunk(self, lo: int, hi: int) -> Chunk:
         rows = self._read_rows(lo, hi)
@@ -504,6 +506,10 @@ class FixedWidthFile:
             raise self._first_bad(f, bad, first_index, "filler must be spaces")
 
     def close(self) -> None:
+        # Workers of an unfinished chunks() must stop before the descriptor they pread from
+        # is closed (and its number perhaps reused by another file).
+        for pool in list(self._pools):
+            pool.shutdown(wait=True, cancel_futures=True)
         self._fh.close()
 
     def __enter__(self) -> FixedWidthFile:
