@@ -324,3 +324,21 @@ def test_stopping_early_leaves_no_reader_threads(tmp_path):
     # close() waited for the workers of the unfinished iteration before closing the file
     assert not [t for t in threading.enumerate() if t.name.startswith("renkei-reader") and t.is_alive()]
     chunks.close()
+
+
+def test_half_width_kana_that_happen_to_be_valid_utf8_are_read(read, tmp_path):
+    """ﾅｶ ﾐｷ is C5 B6 20 D0 B7 in CP932, which is also valid UTF-8 (Ŷ Э): still CP932 kana."""
+    p = put(tmp_path, build([person(name_kana="ﾅｶ ﾐｷ")]))
+    _, chunks = read(p)
+    assert sum(len(c) for c in chunks) == 1
+    if "name_kana" in chunks[0].values:
+        assert list(chunks[0].values["name_kana"]) == ["ﾅｶ ﾐｷ"]
+
+
+def test_utf8_katakana_in_a_kana_field_is_still_refused(read, tmp_path):
+    data = bytearray(build([person()]))
+    off = _field_offset("name_kana")
+    data[off:off + 40] = "ﾀｶﾊｼ".encode().ljust(40, b" ")
+    with pytest.raises(RecordError, match="half-width") as exc:
+        read(put(tmp_path, bytes(data)))
+    assert (exc.value.record_no, exc.value.field) == (2, "name_kana")

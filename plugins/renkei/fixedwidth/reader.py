@@ -249,8 +249,11 @@ class FixedWidthFile:
         With ``threads`` > 1 the next chunks are read and parsed in worker threads while
         the caller works on the current one: numpy, ``pread`` and decoding release the
         GIL for most of a chunk's work, so two threads use both cores of the target
-        machine. A chunk's error is raised when the caller reaches that chunk, so the
-        first bad record in the file is the one reported.
+        machine. A chunk's error is raised when the caller reaches that chunk, so what is
+        reported does not depend on the threads: the error of the first chunk that has
+        one. Within a chunk the fields are checked in layout order, each naming its first
+        bad record (so a later record's bad field can be named before an earlier record's
+        bad field further on in the layout).
         """
         spans = [(lo, min(lo + self.chunk_records, self.n_records - 1))
                  for lo in range(1, self.n_records - 1, self.chunk_records)]
@@ -368,7 +371,8 @@ class FixedWidthFile:
         chunk.invalid[f.name] = bad & ~blank
 
     def _decode_column(self, f: Field, col: np.ndarray, first_index: int,
-                       rows: np.ndarray | None = None, check_blank: bool = True) -> list[str]:
+                       rows: np.ndarray | None = None, check_blank: bool = True,
+                       check_utf8: bool = True) -> list[str]:
         """Decode a whole text column (row-major) with one strict CP932 decode.
 
         Each value is followed by a LF byte, which is never a valid CP932 trail byte: a
@@ -408,14 +412,20 @@ class FixedWidthFile:
                 raise self._err(record_no(framed.count("\n", 0, empty.start())), f,
                                 "required field is blank")
         values = text.split("\n")[:-1]
-        if rows is None:
+        if check_utf8 and rows is None:
             self._reject_utf8(f, buf, values, first_index)
         return values
 
     def _reject_utf8(self, f: Field, buf: bytes, values: list[str], first_index: int) -> None:
         """UTF-8 kanji often decode as (wrong) CP932 too. Multi-byte UTF-8 sequences are
         vanishingly rare in genuine CP932 text, so a column that is valid UTF-8 and not
-        plain ASCII was written in the wrong encoding."""
+        plain ASCII was written in the wrong encoding.
+
+        Known shortcoming: the verdict is per chunk, not per record. One UTF-8 value among
+        CP932 ones in a big chunk is read as (wrong) CP932, while the same value alone in a
+        small last chunk is rejected. Why not per record: a lone genuine value can be valid
+        UTF-8 by chance, and telling the two apart needs more than the bytes of one value;
+        the gate's checks do not catch mis-decoded names either (names are dropped)."""
         if buf.isascii():
             return
         try:
@@ -476,7 +486,10 @@ class FixedWidthFile:
             raise self._first_bad(f, bad, first_index, "not half-width katakana/ASCII")
         self._require_not_blank(f, col, first_index)
         if keep:
-            values = self._decode_column(f, np.ascontiguousarray(col.T), first_index)
+            # No UTF-8 test here: the byte test above already refuses every byte a UTF-8
+            # encoded katakana starts with (0xE3, 0xEF), while genuine half-width kana can
+            # be valid UTF-8 by chance (ﾅｶ = C5 B6), which must not reject the file.
+            values = self._decode_column(f, np.ascontiguousarray(col.T), first_index, check_utf8=False)
             arr = np.array([v.strip(" ") for v in values], dtype=object)
             chunk.values[f.name] = pa.array(arr, pa.string()) if arrow else arr
             chunk.nulls[f.name] = arr == ""
