@@ -342,3 +342,28 @@ def test_utf8_katakana_in_a_kana_field_is_still_refused(read, tmp_path):
     with pytest.raises(RecordError, match="half-width") as exc:
         read(put(tmp_path, bytes(data)))
     assert (exc.value.record_no, exc.value.field) == (2, "name_kana")
+
+
+@pytest.mark.parametrize(("faults", "expected"), [
+    # record 2: bad filler (last field); record 3: bad 性別 (an earlier field)
+    (((2, "filler", b"x"), (3, "sex", b"x")), (2, "filler", "filler must be spaces")),
+    # same field, different kinds: 外字 in record 2, bytes that are not CP932 in record 3
+    (((2, "name_kanji", b"\xf0\x40"), (3, "name_kanji", b"\x81\x7f")), (2, "name_kanji", "外字")),
+    # a NUL (found by the whole-block scan) after a bad field of an earlier record
+    (((3, "symbol", b"A"), (4, "filler", b"\0")), (3, "symbol", "non-digit")),
+    # one record, two bad fields: the first in layout order
+    (((4, "grade", b"x"), (4, "relationship", b"x")), (4, "relationship", "non-digit")),
+])
+@pytest.mark.parametrize("chunk_records", [1, 2, 3, 200_000])
+def test_the_first_bad_record_is_named_whatever_the_chunk_size(tmp_path, faults, expected, chunk_records):
+    data = bytearray(build([person(number=f"{i:08d}") for i in range(1, 6)]))
+    for record, name, value in faults:
+        off = STRIDE * (record - 1) + LAYOUT.data.field(name).offset
+        data[off:off + len(value)] = value
+    p = put(tmp_path, bytes(data))
+    for kwargs in ({"threads": 1}, {"columns": STAGED, "strings": "arrow", "threads": 2}):
+        with FixedWidthFile(p, LAYOUT, chunk_records=chunk_records, **kwargs) as f, \
+                pytest.raises(RecordError) as exc:
+            list(f.chunks())
+        assert (exc.value.record_no, exc.value.field) == expected[:2]
+        assert expected[2] in exc.value.reason

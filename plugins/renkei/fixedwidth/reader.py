@@ -249,11 +249,10 @@ class FixedWidthFile:
         With ``threads`` > 1 the next chunks are read and parsed in worker threads while
         the caller works on the current one: numpy, ``pread`` and decoding release the
         GIL for most of a chunk's work, so two threads use both cores of the target
-        machine. A chunk's error is raised when the caller reaches that chunk, so what is
-        reported does not depend on the threads: the error of the first chunk that has
-        one. Within a chunk the fields are checked in layout order, each naming its first
-        bad record (so a later record's bad field can be named before an earlier record's
-        bad field further on in the layout).
+        machine. A chunk's error is raised when the caller reaches that chunk and names the
+        chunk's first bad record (see :meth:`_first_error`), so the error reported is the
+        first bad record in the file, at its first bad field in layout order, whatever the
+        chunk size or number of threads.
         """
         spans = [(lo, min(lo + self.chunk_records, self.n_records - 1))
                  for lo in range(1, self.n_records - 1, self.chunk_records)]
@@ -277,9 +276,40 @@ class FixedWidthFile:
 
     def _parse_chunk(self, lo: int, hi: int) -> Chunk:
         rows = self._read_rows(lo, hi)
+        try:
+            return self._parse_rows(rows, lo)
+        except RecordError:
+            raise self._first_error(rows, lo) from None
+
+    def _parse_rows(self, rows: np.ndarray, lo: int) -> Chunk:
         self._check_rows(rows, lo)
         self._check_types(rows, lo, self.layout.data)
         return self._parse_fields(rows, lo, self.layout.data, wanted=self.columns, arrow=self.arrow)
+
+    def _first_error(self, rows: np.ndarray, lo: int) -> RecordError:
+        """The error of the first bad record in a block that has one.
+
+        The checks run field by field over the whole block, so the error they raise names
+        the first bad record *for that check*, and a later record's bad field can come
+        before an earlier record's. Bisecting on the length of a prefix that still fails
+        finds the first bad record (about 18 parses of a prefix, on bad files only); the
+        prefix ending there then fails on that record alone, at its first bad field in
+        layout order. So the error reported does not depend on the chunk size or threads.
+        """
+        good, bad = 0, len(rows)  # rows[:good] read cleanly, rows[:bad] do not
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            try:
+                self._parse_rows(rows[:mid], lo)
+            except RecordError:
+                bad = mid
+            else:
+                good = mid
+        try:
+            self._parse_rows(rows[:bad], lo)
+        except RecordError as err:
+            return err
+        raise AssertionError("a failing block parsed cleanly")  # pragma: no cover
 
     @property
     def data_record_count(self) -> int:
