@@ -367,3 +367,18 @@ def test_the_first_bad_record_is_named_whatever_the_chunk_size(tmp_path, faults,
             list(f.chunks())
         assert (exc.value.record_no, exc.value.field) == expected[:2]
         assert expected[2] in exc.value.reason
+
+
+@pytest.mark.parametrize("chunk_records", [1, 3, 200_000])
+def test_one_utf8_name_among_cp932_names_is_refused(tmp_path, chunk_records):
+    """A value pasted from a UTF-8 source is caught whatever shares its chunk, including one
+    whose bytes are also valid CP932 (UTF-8 山田 reads as CP932 kanji and half-width kana)."""
+    data = bytearray(build([person(number=f"{i:08d}") for i in range(1, 8)]))
+    off = STRIDE * 4 + LAYOUT.data.field("name_kanji").offset  # record 5
+    data[off:off + 40] = "山田".encode().ljust(40, b" ")
+    p = put(tmp_path, bytes(data))
+    for kwargs in ({"threads": 1}, {"columns": STAGED, "threads": 2}):
+        with FixedWidthFile(p, LAYOUT, chunk_records=chunk_records, **kwargs) as f, \
+                pytest.raises(RecordError, match="UTF-8") as exc:
+            list(f.chunks())
+        assert (exc.value.record_no, exc.value.field) == (5, "name_kanji")

@@ -20,7 +20,6 @@ that do not exist, duplicates) belong to the gate, which sees the whole file at 
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from collections import deque
@@ -441,29 +440,30 @@ class FixedWidthFile:
             if empty:
                 raise self._err(record_no(framed.count("\n", 0, empty.start())), f,
                                 "required field is blank")
-        values = text.split("\n")[:-1]
-        if check_utf8 and rows is None:
-            self._reject_utf8(f, buf, values, first_index)
-        return values
+        if check_utf8 and rows is None:  # a subset's caller runs the test over the whole column
+            self._reject_utf8(f, col, first_index)
+        return text.split("\n")[:-1]
 
-    def _reject_utf8(self, f: Field, buf: bytes, values: list[str], first_index: int) -> None:
-        """UTF-8 kanji often decode as (wrong) CP932 too. Multi-byte UTF-8 sequences are
-        vanishingly rare in genuine CP932 text, so a column that is valid UTF-8 and not
-        plain ASCII was written in the wrong encoding.
+    def _reject_utf8(self, f: Field, col: np.ndarray, first_index: int) -> None:
+        """A value that is valid UTF-8 and not plain ASCII was written in the wrong encoding.
 
-        Known shortcoming: the verdict is per chunk, not per record. One UTF-8 value among
-        CP932 ones in a big chunk is read as (wrong) CP932, while the same value alone in a
-        small last chunk is rejected. Why not per record: a lone genuine value can be valid
-        UTF-8 by chance, and telling the two apart needs more than the bytes of one value;
-        the gate's checks do not catch mis-decoded names either (names are dropped)."""
-        if buf.isascii():
-            return
-        try:
-            utf8 = buf.decode("utf-8").split("\n")[:-1]
-        except UnicodeDecodeError:
-            return
-        for i, v in enumerate(utf8):
-            if not v.isascii():
+        UTF-8 kanji often decode as (wrong) CP932 too; genuine CP932 text is valid UTF-8 only
+        by a remote chance (its common lead bytes 0x81-0x9F and the U+3000 padding 81 40 are
+        stray UTF-8 continuation bytes). Judged per record, so one value pasted from a UTF-8
+        source among CP932 ones is caught, whatever shares its chunk. Only values whose first
+        bytes could start UTF-8 text (ASCII, or a lead byte followed by continuation bytes)
+        are decoded to check: few genuine names or addresses do.
+        """
+        b0 = col[:, 0]
+        cont = [(col[:, k] & 0xC0) == 0x80 for k in (1, 2) if k < col.shape[1]]
+        if len(cont) < 2:
+            candidates = np.arange(len(col))
+        else:
+            candidates = np.flatnonzero((b0 < 0x80) | ((b0 >= 0xC2) & (b0 < 0xE0) & cont[0])
+                                        | ((b0 >= 0xE0) & (b0 < 0xF5) & cont[0] & cont[1]))
+        for i in candidates.tolist():
+            value = col[i].tobytes()
+            if not value.isascii() and _is_utf8(value):
                 raise self._err(first_index + i + 1, f, "text is UTF-8 encoded; expected CP932")
 
     def _parse_kanji(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
@@ -497,14 +497,7 @@ class FixedWidthFile:
             blank[slow] = [not v.strip(_TEXT_PADDING) for v in values]
         if not f.optional and blank.any():
             raise self._first_bad(f, blank, first_index, "required field is blank")
-        # The UTF-8 test of _reject_utf8: genuine CP932 fails it within the first record, so
-        # a prefix decides (a sequence cut at the prefix's end is not counted as an error).
-        probe = memoryview(col).cast("B")[:4096]
-        try:
-            codecs.utf_8_decode(probe, "strict", False)
-        except UnicodeDecodeError:
-            return
-        self._decode_column(f, col, first_index)  # may be UTF-8: let the exact check word it
+        self._reject_utf8(f, col, first_index)
 
     def _parse_kana(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
                     arrow: bool) -> None:
