@@ -382,3 +382,17 @@ def test_one_utf8_name_among_cp932_names_is_refused(tmp_path, chunk_records):
                 pytest.raises(RecordError, match="UTF-8") as exc:
             list(f.chunks())
         assert (exc.value.record_no, exc.value.field) == (5, "name_kanji")
+
+
+@pytest.mark.parametrize("name", ["ﾅｶ ﾐｷ", "ﾄｱ", "痼院"])
+def test_cp932_names_that_happen_to_be_valid_utf8_are_read(read, tmp_path, name):
+    """Padded with spaces instead of U+3000, these CP932 values are valid UTF-8 too (ﾅｶ ﾐｷ is
+    "Ŷ ķ", 痼院 Hangul): not Japanese in UTF-8, so genuine CP932, not a UTF-8 file."""
+    data = bytearray(build([person(), person(number="00000008")]))
+    raw = name.encode("cp932")
+    assert raw.decode("utf-8")  # the premise: valid UTF-8
+    off = STRIDE * 2 + LAYOUT.data.field("name_kanji").offset
+    data[off:off + 40] = raw.ljust(40, b" ")
+    _, chunks = read(put(tmp_path, bytes(data)))
+    if "name_kanji" in chunks[0].values:
+        assert list(chunks[0].values["name_kanji"])[1] == name

@@ -445,14 +445,16 @@ class FixedWidthFile:
         return text.split("\n")[:-1]
 
     def _reject_utf8(self, f: Field, col: np.ndarray, first_index: int) -> None:
-        """A value that is valid UTF-8 and not plain ASCII was written in the wrong encoding.
+        """A value that reads as Japanese in UTF-8 was written in the wrong encoding.
 
-        UTF-8 kanji often decode as (wrong) CP932 too; genuine CP932 text is valid UTF-8 only
-        by a remote chance (its common lead bytes 0x81-0x9F and the U+3000 padding 81 40 are
-        stray UTF-8 continuation bytes). Judged per record, so one value pasted from a UTF-8
-        source among CP932 ones is caught, whatever shares its chunk. Only values whose first
-        bytes could start UTF-8 text (ASCII, or a lead byte followed by continuation bytes)
-        are decoded to check: few genuine names or addresses do.
+        UTF-8 kanji often decode as (wrong) CP932 too. Genuine CP932 text is valid UTF-8 by
+        chance only if it is not padded with U+3000 (81 40 holds a stray continuation byte),
+        and then it decodes to Latin, Hangul and the like (half-width ﾅｶ is C5 B6, "Ŷ"), not
+        to kana and kanji: so a value is refused only when it is valid UTF-8 and every
+        non-ASCII character it decodes to is Japanese (see _reads_as_utf8_japanese). Judged
+        per record, so one value pasted from a UTF-8 source among CP932 ones is caught,
+        whatever shares its chunk. Only values whose first bytes could start UTF-8 text
+        (ASCII, or a lead byte followed by continuation bytes) are decoded to check.
         """
         b0 = col[:, 0]
         cont = [(col[:, k] & 0xC0) == 0x80 for k in (1, 2) if k < col.shape[1]]
@@ -462,8 +464,7 @@ class FixedWidthFile:
             candidates = np.flatnonzero((b0 < 0x80) | ((b0 >= 0xC2) & (b0 < 0xE0) & cont[0])
                                         | ((b0 >= 0xE0) & (b0 < 0xF5) & cont[0] & cont[1]))
         for i in candidates.tolist():
-            value = col[i].tobytes()
-            if not value.isascii() and _is_utf8(value):
+            if _reads_as_utf8_japanese(col[i].tobytes()):
                 raise self._err(first_index + i + 1, f, "text is UTF-8 encoded; expected CP932")
 
     def _parse_kanji(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
@@ -560,6 +561,20 @@ class FixedWidthFile:
 # The user-defined area (外字, 0xF040-0xF9FC) also lands in the private-use block.
 _FORBIDDEN_TEXT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ue000-\uf8ff]")
 _EMPTY_VALUE = re.compile("\n[ \u3000]*(?=\n)")
+
+
+# Where the characters of Japanese text live: CJK punctuation, kana, kanji (incl. extension
+# A and compatibility ideographs), full- and half-width forms.
+_JAPANESE = re.compile("[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _reads_as_utf8_japanese(value: bytes) -> bool:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    others = [ch for ch in text if not ch.isascii()]
+    return bool(others) and all(_JAPANESE.match(ch) for ch in others)
 
 
 def _is_utf8(value: bytes) -> bool:
