@@ -396,3 +396,12 @@ def test_cp932_names_that_happen_to_be_valid_utf8_are_read(read, tmp_path, name)
     _, chunks = read(put(tmp_path, bytes(data)))
     if "name_kanji" in chunks[0].values:
         assert list(chunks[0].values["name_kanji"])[1] == name
+
+
+@pytest.mark.parametrize("byte", [0xB1, 0x7F, 0x1F, 0x80])
+def test_non_ascii_in_an_ascii_field_is_refused(read, tmp_path, byte):
+    data = bytearray(build([person()]))
+    data[LAYOUT.header.field("interface_id").offset + 2] = byte
+    with pytest.raises(RecordError, match="non-ASCII character in an ASCII field") as exc:
+        read(put(tmp_path, bytes(data)))
+    assert (exc.value.record_no, exc.value.field) == (1, "interface_id")

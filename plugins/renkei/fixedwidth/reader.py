@@ -520,7 +520,7 @@ class FixedWidthFile:
 
     def _parse_alnum(self, f: Field, col: np.ndarray, first_index: int, chunk: Chunk, keep: bool,
                      arrow: bool) -> None:
-        bad = ~_all_rows(_ASCII_OK[col])
+        bad = ~_all_rows((col - np.uint8(0x20)) < 0x5F)  # printable ASCII, by a wrapping range test
         if bad.any():
             raise self._first_bad(f, bad, first_index, "non-ASCII character in an ASCII field")
         self._require_not_blank(f, col, first_index)
@@ -600,14 +600,6 @@ def _text_pairs_allowed(encoding: str) -> np.ndarray:
     return ok
 
 
-def _byte_table(*ranges: tuple[int, int]) -> np.ndarray:
-    ok = np.zeros(256, dtype=bool)
-    for lo, hi in ranges:
-        ok[lo:hi + 1] = True
-    return ok
-
-
-_ASCII_OK = _byte_table((0x20, 0x7E))  # printable ASCII
 _IDEOGRAPHIC_SPACE = 0x8140  # U+3000 in CP932
 
 
