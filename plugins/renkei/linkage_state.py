@@ -23,12 +23,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from renkei import linkage_files as lf
 from renkei.settings import paths
 from renkei.transport import Transport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREPARED, SENDING, SENT, ANSWERED = "prepared", "sending", "sent", "answered"
 
@@ -153,6 +155,21 @@ def new_submission_id(con: sqlite3.Connection, letter: str, as_of: dt.date) -> s
     n = con.execute("select count(*) from submissions where submission_id like ?",
                     [prefix + "%"]).fetchone()[0]
     return f"{prefix}{n + 1:02d}"
+
+
+def new_submissions(con: sqlite3.Connection, letter: str, interface: str, as_of: dt.date, run_id: str,
+                    items: list[T], max_records: int) -> list[tuple[str, list[T]]]:
+    """Split ``items`` into submissions of at most ``max_records``, record each as prepared and
+    return ``(submission_id, part)`` pairs for the caller to attach its rows to."""
+    out = []
+    for i in range(0, len(items), max_records):
+        part = items[i:i + max_records]
+        sid = new_submission_id(con, letter, as_of)
+        con.execute("insert into submissions (submission_id, interface, run_id, created_on, record_count, "
+                    "status) values (?, ?, ?, ?, ?, ?)",
+                    [sid, interface, run_id, as_of.isoformat(), len(part), PREPARED])
+        out.append((sid, part))
+    return out
 
 
 def unsent(con: sqlite3.Connection, interface: str) -> list[sqlite3.Row]:

@@ -170,12 +170,7 @@ def _assign(con: sqlite3.Connection, as_of: dt.date, run_id: str, max_records: i
         "select change_id from changes where status = 'pending' and submission_id is null "
         "order by member_token, change_id")]
     created = []
-    for i in range(0, len(pending), max_records):
-        part = pending[i:i + max_records]
-        sid = st.new_submission_id(con, "R", as_of)
-        con.execute("insert into submissions (submission_id, interface, run_id, created_on, record_count, "
-                    "status) values (?, ?, ?, ?, ?, ?)",
-                    [sid, lf.REGISTRATION, run_id, as_of.isoformat(), len(part), st.PREPARED])
+    for sid, part in st.new_submissions(con, "R", lf.REGISTRATION, as_of, run_id, pending, max_records):
         con.executemany("update changes set submission_id = ? where change_id = ?", [(sid, c) for c in part])
         created.append(sid)
     return created

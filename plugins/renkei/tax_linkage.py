@@ -134,12 +134,7 @@ def prepare(month: dt.date, as_of: dt.date, run_id: str, max_records: int | None
                 iid = hashlib.sha256(key.encode()).hexdigest()[:20]
                 rows.append((iid, token, fy, reg_change))
             created = []
-            for i in range(0, len(rows), max_records):
-                part = rows[i:i + max_records]
-                sid = st.new_submission_id(con, "T", as_of)
-                con.execute("insert into submissions (submission_id, interface, run_id, created_on, "
-                            "record_count, status) values (?, ?, ?, ?, ?, ?)",
-                            [sid, lf.TAX_INQUIRY, run_id, as_of.isoformat(), len(part), st.PREPARED])
+            for sid, part in st.new_submissions(con, "T", lf.TAX_INQUIRY, as_of, run_id, rows, max_records):
                 con.executemany(
                     "insert into inquiries (inquiry_id, member_token, fiscal_year, purpose_code, "
                     "registration_change_id, submission_id, status, asked_on) values (?, ?, ?, ?, ?, ?, "
