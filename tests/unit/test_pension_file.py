@@ -360,3 +360,14 @@ def test_check_digit_macro_agrees_with_stdnum_on_any_text(duck, values):
 ])
 def test_check_digit_macro_on_the_documented_examples(duck, value, ok):
     assert macro_says(duck, [value]) == [ok]
+
+
+def test_a_read_file_prints_no_numbers(members, tmp_path):
+    """What pension.read returns may reach a log line by accident: its repr names the file
+    and the count, never a number."""
+    path = tmp_path / f"NENKIN_{FILE_DAY:%Y%m%d}.dat"
+    path.write_bytes(pension_file([record(i) for i in members[:2]]))
+    read = pension.read(path)
+    assert repr(read) == f"PensionFile('{path.name}', 2 records)"
+    assert read.file_name == path.name
+    assert not any(number_of(i) in repr(read) or number_of(i) in str(read) for i in members)

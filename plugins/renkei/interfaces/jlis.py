@@ -23,6 +23,7 @@ import pyarrow as pa
 from renkei.exchange import sha256_of
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
 from renkei.fixedwidth.writer import write_file_atomically
+from renkei.interfaces import ReadFile
 from renkei.layout import load_layout
 from renkei.settings import paths
 
@@ -84,7 +85,7 @@ def _fits(layout, row: Mapping[str, object]) -> Mapping[str, object]:
 
 
 @dataclass(frozen=True, repr=False)
-class AnswerFile:
+class AnswerFile(ReadFile):
     """A read answer. ``records`` holds numbers: keep it in memory, never in XCom or logs."""
 
     source: Path
@@ -93,13 +94,6 @@ class AnswerFile:
     data_record_count: int
     trailer_record_count: int
     records: pa.Table
-
-    @property
-    def file_name(self) -> str:
-        return self.source.name
-
-    def __repr__(self) -> str:
-        return f"AnswerFile({self.file_name!r}, {self.data_record_count} records)"
 
 
 def read_answer(source: Path, run_id: str) -> AnswerFile:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from renkei.exchange import sha256_of
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
+from renkei.interfaces import ReadFile
 from renkei.layout import load_layout
 from renkei.tokens import Tokenizer
 
@@ -43,7 +44,7 @@ SCHEMA = pa.schema([
 
 
 @dataclass(frozen=True, repr=False)
-class PensionFile:
+class PensionFile(ReadFile):
     """A read file. ``records`` holds the numbers: keep it in memory, never in XCom or logs."""
 
     source: Path
@@ -52,13 +53,6 @@ class PensionFile:
     data_record_count: int
     trailer_record_count: int
     records: pa.Table
-
-    @property
-    def file_name(self) -> str:
-        return self.source.name
-
-    def __repr__(self) -> str:  # a stray log line must not print the records
-        return f"PensionFile({self.file_name!r}, {self.data_record_count} records)"
 
 
 def date_in_name(path: Path) -> dt.date | None:
