@@ -9,11 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from airflow_api import log_tail, request
 
 from renkei import airflow_home
 
@@ -25,10 +24,6 @@ PLATFORM_DAGS = {"allocate_intermediary_server_costs", "determine_benefit_tiers"
 LOG_SERVER_PORTS = {8793, 8794}
 AIRFLOW = Path(sys.executable).with_name("airflow")
 
-# Straight to loopback, whatever proxy the environment names.
-http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def _free_port() -> int:
     while True:
         with socket.socket() as s:
@@ -36,27 +31,6 @@ def _free_port() -> int:
             port = s.getsockname()[1]
         if port not in LOG_SERVER_PORTS:
             return port
-
-
-def _request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body).encode("utf-8")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        with http.open(urllib.request.Request(url, data=data, headers=headers), timeout=30) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, {}
-
-
-def _log_tail(path: Path) -> str:
-    # The simple auth manager prints the generated password when it creates it: keep it out.
-    lines = [ln for ln in path.read_text("utf-8", "replace").splitlines() if "Password for" not in ln]
-    return "\n".join(lines[-30:])
 
 
 @pytest.fixture
@@ -82,11 +56,11 @@ def api_server(tmp_path):
             start_new_session=True)  # its own process group, so every worker stops with it
     try:
         deadline = time.monotonic() + 180
-        while _request_status(f"{base}/api/v2/monitor/health") != 200:
+        while request(f"{base}/api/v2/monitor/health")[0] != 200:
             if proc.poll() is not None:
-                pytest.fail(f"api-server exited with {proc.returncode}:\n{_log_tail(log_path)}")
+                pytest.fail(f"api-server exited with {proc.returncode}:\n{log_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"api-server did not answer in 180 s:\n{_log_tail(log_path)}")
+                pytest.fail(f"api-server did not answer in 180 s:\n{log_tail(log_path)}")
             time.sleep(1)
         password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
         yield base, json.loads(password_file.read_text("utf-8"))
@@ -100,13 +74,6 @@ def api_server(tmp_path):
                 proc.wait(timeout=30)
 
 
-def _request_status(url: str) -> int | None:
-    try:
-        return _request(url)[0]
-    except OSError:
-        return None  # not listening yet
-
-
 def test_operator_logs_in_and_sees_the_platform_dags(browser, api_server, artifacts):
     base, passwords = api_server
     # Every configured account got a generated password, and there is no other account.
@@ -115,8 +82,8 @@ def test_operator_logs_in_and_sees_the_platform_dags(browser, api_server, artifa
     assert "admin" in passwords
 
     # The API refuses anyone without a token, and a wrong password gets none.
-    assert _request(f"{base}/api/v2/dags")[0] == 401
-    assert _request(f"{base}/auth/token", {"username": "admin", "password": "wrong"})[0] == 401
+    assert request(f"{base}/api/v2/dags")[0] == 401
+    assert request(f"{base}/auth/token", {"username": "admin", "password": "wrong"})[0] == 401
 
     page = browser.new_page()
     page.goto(f"{base}/")
@@ -142,9 +109,9 @@ def test_operator_logs_in_and_sees_the_platform_dags(browser, api_server, artifa
     print(f"screenshot: {shot}")
 
     # The same through the REST API, with a token from the same credentials.
-    status, body = _request(f"{base}/auth/token", {"username": "admin", "password": passwords["admin"]})
+    status, body = request(f"{base}/auth/token", {"username": "admin", "password": passwords["admin"]})
     assert status == 201
-    status, dags = _request(f"{base}/api/v2/dags?limit=100", token=body["access_token"])
+    status, dags = request(f"{base}/api/v2/dags?limit=100", token=body["access_token"])
     assert status == 200
     assert PLATFORM_DAGS <= {d["dag_id"] for d in dags["dags"]}
 

@@ -18,13 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from airflow_api import log_tail, request
 
 from renkei import profiles, runs, warehouse
 from renkei.settings import REPO_ROOT, paths
@@ -46,8 +45,6 @@ WRITERS = {(ALLOCATION, "load_extract"), (ALLOCATION, "build_models"),
 FINISHED = {"success", "failed"}
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
-# Straight to loopback, whatever proxy the environment names.
-http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -72,39 +69,12 @@ class Outcome:
     applications: list[tuple[str, dt.date]]   # (member key, applied_on)
 
 
-def _request(url: str, body: dict | None = None, token: str | None = None,
-             method: str | None = None) -> tuple[int, dict]:
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body).encode("utf-8")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with http.open(request, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, {"detail": e.read().decode("utf-8", "replace")[:500]}
-    except OSError:
-        return 0, {}  # not listening yet
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    if not path.exists():
-        return f"({path.name}: no output)"
-    # The simple auth manager prints the passwords it generates: keep them out.
-    kept = [ln for ln in path.read_text("utf-8", "replace").splitlines() if "Password for" not in ln]
-    return f"--- {path.name}\n" + "\n".join(kept[-lines:])
-
-
 def _run(argv: list[str], env: dict, log: Path, timeout: int = 600) -> None:
     with open(log, "ab") as out:
         proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
                               stderr=subprocess.STDOUT, timeout=timeout, check=False)
     if proc.returncode != 0:
-        pytest.fail(f"{' '.join(argv[:3])} exited with {proc.returncode}:\n{_tail(log)}")
+        pytest.fail(f"{' '.join(argv[:3])} exited with {proc.returncode}:\n{log_tail(log)}")
 
 
 @contextlib.contextmanager
@@ -181,7 +151,7 @@ def _failed_task_logs(home: Path, tasks: list[TaskRun]) -> str:
     for t in tasks:
         if t.state not in ("success", "skipped"):
             for log in sorted(home.glob(f"logs/dag_id={t.dag_id}/*/task_id={t.task_id}/*.log")):
-                out.append(_tail(log, 25))
+                out.append(log_tail(log, 25))
     return "\n".join(out)
 
 
@@ -222,34 +192,34 @@ def outcome(postgres: Cluster, tmp_path_factory) -> Iterator[Outcome]:
                     for name, proc in procs.items():
                         if proc.poll() is not None:
                             pytest.fail(f"{name} exited with {proc.returncode}:\n"
-                                        f"{_tail(logs / f'{name}.log')}")
+                                        f"{log_tail(logs / f'{name}.log')}")
                     if time.monotonic() > deadline:
-                        pytest.fail(f"{what} not within {seconds} s\n{_tail(logs / log)}")
+                        pytest.fail(f"{what} not within {seconds} s\n{log_tail(logs / log)}")
                     time.sleep(2)
 
-            wait_for(lambda: _request(f"{base}/api/v2/monitor/health")[0] == 200, 240,
+            wait_for(lambda: request(f"{base}/api/v2/monitor/health")[0] == 200, 240,
                      "API server answering", "api-server.log")
             passwords = json.loads(
                 (root / "airflow" / "simple_auth_manager_passwords.json.generated").read_text("utf-8"))
             # The operator account, not admin: running DAGs is the operator's job.
-            status, body = _request(f"{base}/auth/token",
+            status, body = request(f"{base}/auth/token",
                                     {"username": "operator", "password": passwords["operator"]})
             assert status in (200, 201), body
             token = body["access_token"]
             # The DAG processor stores the DAGs; the API knows them once it has.
-            wait_for(lambda: all(_request(f"{base}/api/v2/dags/{d}", token=token)[0] == 200
+            wait_for(lambda: all(request(f"{base}/api/v2/dags/{d}", token=token)[0] == 200
                                  for d in LOGICAL_DATES), 240, "DAGs parsed", "dag-processor.log")
 
             # Both runs are queued before either DAG is unpaused, so the scheduler sees the
             # two at once.
             run_ids = {}
             for dag_id, logical_date in LOGICAL_DATES.items():
-                status, body = _request(f"{base}/api/v2/dags/{dag_id}/dagRuns",
+                status, body = request(f"{base}/api/v2/dags/{dag_id}/dagRuns",
                                         {"logical_date": logical_date}, token=token)
                 assert status == 200, (dag_id, status, body)
                 run_ids[dag_id] = body["dag_run_id"]
             for dag_id in LOGICAL_DATES:
-                status, body = _request(f"{base}/api/v2/dags/{dag_id}", {"is_paused": False},
+                status, body = request(f"{base}/api/v2/dags/{dag_id}", {"is_paused": False},
                                         token=token, method="PATCH")
                 assert status == 200 and body["is_paused"] is False, (dag_id, status, body)
 
@@ -257,7 +227,7 @@ def outcome(postgres: Cluster, tmp_path_factory) -> Iterator[Outcome]:
 
             def finished() -> bool:
                 for dag_id, run_id in run_ids.items():
-                    status, body = _request(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}",
+                    status, body = request(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}",
                                             token=token)
                     if status == 200:
                         states[dag_id] = body["state"]
@@ -271,7 +241,7 @@ def outcome(postgres: Cluster, tmp_path_factory) -> Iterator[Outcome]:
             f"runs: {states}\n{_timeline(tasks)}\n", "utf-8")
         if set(states.values()) != {"success"}:
             pytest.fail(f"runs: {states}\n{_failed_task_logs(root / 'airflow', tasks)}\n"
-                        f"{_tail(logs / 'scheduler.log')}")
+                        f"{log_tail(logs / 'scheduler.log')}")
         yield Outcome(states, tasks, population, fiscal_years, applications)
 
 
