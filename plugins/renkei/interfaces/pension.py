@@ -16,9 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from renkei.exchange import sha256_of
+from renkei.fixedwidth.arrow import strings_from_matrix
 from renkei.fixedwidth.reader import FixedWidthFile, RecordError
 from renkei.interfaces import ReadFile
 from renkei.layout import load_layout
@@ -72,7 +74,7 @@ def read(source: Path, tokenizer: Tokenizer | None = None) -> PensionFile:
     named = date_in_name(source)
     if named is None:
         raise RecordError(source, None, None, "file name must be NENKIN_<YYYYMMDD>.dat")
-    with FixedWidthFile(source, layout, columns=_READ) as f:
+    with FixedWidthFile(source, layout, columns=_READ, strings="arrow") as f:
         if f.header.get("interface_id") != INTERFACE_ID:
             raise RecordError(source, 1, "interface_id",
                               f"not a pension-service My Number file (expected {INTERFACE_ID})")
@@ -81,17 +83,17 @@ def read(source: Path, tokenizer: Tokenizer | None = None) -> PensionFile:
                                                          "file name")
         tables = []
         for chunk in f.chunks():
-            v = chunk.values
-            keys = (f"{a}{b}{c}{INSURED_BRANCH}".encode()
-                    for a, b, c in zip(v["insurer_number"], v["symbol"], v["number"], strict=True))
+            v, raw = chunk.values, chunk.raw
+            branch = np.broadcast_to(np.frombuffer(INSURED_BRANCH.encode(), np.uint8), (len(chunk), 2))
+            keys = np.concatenate([raw["insurer_number"], raw["symbol"], raw["number"], branch], axis=1)
             tables.append(pa.table({
                 "record_no": pa.array(chunk.record_no),
-                "member_token": pa.array(tok.tokens(keys), pa.string()),
-                "insurer_number": pa.array(v["insurer_number"], pa.string()),
+                "member_token": strings_from_matrix(tok.token_matrix(keys)),
+                "insurer_number": v["insurer_number"],
                 "birth_date": pa.array(v["birth_date"].astype("datetime64[D]"), pa.date32(),
                                        from_pandas=True),
                 "birth_date_invalid": pa.array(chunk.invalid["birth_date"]),
-                "my_number": pa.array(v["my_number"], pa.string()),
+                "my_number": v["my_number"],
             }, schema=SCHEMA))
         records = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
         return PensionFile(
